@@ -1,0 +1,18 @@
+"""langgraph-memgpt: MemGPT-style virtual context management as a LangGraph graph.
+
+from langgraph_memgpt import graph                 # for langgraph dev / LangGraph Platform
+from langgraph_memgpt import build_graph, Context  # to compile with your own persistence
+"""
+
+from langgraph_memgpt.graph import Block, BlockSpec, Context, MemGPTState, build_graph, graph
+from langgraph_memgpt.models import ModelUnavailableError
+
+__all__ = [
+    "Block",
+    "BlockSpec",
+    "Context",
+    "MemGPTState",
+    "ModelUnavailableError",
+    "build_graph",
+    "graph",
+]

@@ -1,0 +1,218 @@
+"""The static parts of an agent (model, tools, blocks) and how they become a prompt.
+
+``AgentSpec`` is what :func:`~langgraph_memgpt.graph.builder.build_graph` binds into the nodes:
+objects that cannot travel in the JSON runtime context (a model instance, Python tools). The
+same ``assemble`` is used to measure the next prompt in ``check_memory_pressure`` and to send
+it in ``reason``, so the budget always describes exactly what the model receives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import BaseMessage
+from langgraph.runtime import Runtime
+from langgraph.store.base import BaseStore
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.prompts import (
+    SYSTEM_INSTRUCTIONS,
+    build_prompt,
+    render_core_memory,
+    render_metadata,
+    render_summary,
+)
+from langgraph_memgpt.graph.state import Block, Summary, TokenBudget, utc_now
+from langgraph_memgpt.models import load_chat_model
+from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
+from langgraph_memgpt.tools.base import AgentTool
+from langgraph_memgpt.tools.core_memory import CORE_MEMORY_TOOLS, SEND_MESSAGE
+
+# A model-reported prompt size more than this factor away from the estimate is not a tokenizer
+# difference but a different prompt (e.g. a provider adding its own preamble); ignore it.
+_MAX_CALIBRATION = 4.0
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    """A core memory block to create in every new thread."""
+
+    label: str
+    value: str = ""
+    description: str = ""
+    limit: int | None = None
+    """Character limit; None means the context's ``block_char_limit``."""
+    read_only: bool = False
+
+
+PERSONA_DESCRIPTION = "Who you are: your name, personality and how you speak. Edit it as you grow."
+HUMAN_DESCRIPTION = "What you know about the user: name, facts, preferences, plans."
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    model: BaseChatModel | None = None
+    summarizer: BaseChatModel | None = None
+    tools: tuple[AgentTool, ...] = (SEND_MESSAGE, *CORE_MEMORY_TOOLS)
+    extra_blocks: tuple[BlockSpec, ...] = ()
+    default_context: Context | None = None
+
+    @cached_property
+    def tools_by_name(self) -> Mapping[str, AgentTool]:
+        return {tool.name: tool for tool in self.tools}
+
+    @cached_property
+    def tool_schemas(self) -> list[dict[str, Any]]:
+        return [tool.schema() for tool in self.tools]
+
+    @cached_property
+    def tool_schema_tokens(self) -> int:
+        return counter.tool_schemas(self.tool_schemas)
+
+    def context(self, runtime: Runtime[Context] | None) -> Context:
+        """The run's context; runs started without one get the env/default configuration."""
+        ctx = runtime.context if runtime is not None else None
+        if isinstance(ctx, Context):
+            return ctx
+        if isinstance(ctx, Mapping):
+            return Context(**ctx)
+        return self.default_context or Context()
+
+    def chat_model(self, ctx: Context) -> BaseChatModel:
+        if self.model is not None:
+            return self.model
+        return load_chat_model(
+            ctx.model, context_window=ctx.context_window, base_url=ctx.ollama_base_url
+        )
+
+    def summarizer_model(self, ctx: Context) -> BaseChatModel:
+        if self.summarizer is not None:
+            return self.summarizer
+        if ctx.summarizer_model:
+            return load_chat_model(
+                ctx.summarizer_model,
+                context_window=ctx.context_window,
+                base_url=ctx.ollama_base_url,
+            )
+        return self.chat_model(ctx)
+
+    def missing_blocks(self, ctx: Context, existing: Mapping[str, Block]) -> dict[str, Block]:
+        """Configured blocks a thread does not have yet (all of them in a new thread)."""
+        specs = (
+            BlockSpec("persona", ctx.persona, PERSONA_DESCRIPTION),
+            BlockSpec("human", ctx.human, HUMAN_DESCRIPTION),
+            *self.extra_blocks,
+        )
+        now = utc_now()
+        return {
+            spec.label: Block(
+                value=spec.value,
+                limit=spec.limit or ctx.block_char_limit,
+                description=spec.description,
+                read_only=spec.read_only,
+                updated_at=now,
+            )
+            for spec in specs
+            if spec.label not in existing
+        }
+
+    def archival_count(self, store: BaseStore | None, ctx: Context) -> int | None:
+        """Passages in the user's archive, or None when archival memory is not configured."""
+        return None
+
+    def metadata(
+        self,
+        blocks: Mapping[str, Block],
+        summary: Summary | None,
+        queue: Sequence[BaseMessage],
+        store: BaseStore | None,
+        ctx: Context,
+    ) -> str:
+        evicted = summary["message_count"] if summary else 0
+        updated = max((b["updated_at"] for b in blocks.values()), default=None)
+        return render_metadata(
+            recall_count=evicted + len(queue),
+            in_context_count=len(queue),
+            archival_count=self.archival_count(store, ctx),
+            memory_updated_at=updated,
+        )
+
+    def assemble(
+        self,
+        state: Mapping[str, Any],
+        store: BaseStore | None,
+        ctx: Context,
+    ) -> tuple[list[BaseMessage], TokenBudget]:
+        """The prompt the next model call sends, and its size by section."""
+        blocks: dict[str, Block] = state.get("blocks") or {}
+        summary: Summary | None = state.get("summary")
+        queue: Sequence[BaseMessage] = state.get("messages") or []
+        metadata = self.metadata(blocks, summary, queue, store, ctx)
+        prompt = build_prompt(blocks, metadata, summary, queue)
+        budget = self.budget(blocks, summary, queue, metadata, ctx, state.get("budget"))
+        return prompt, budget
+
+    def budget(
+        self,
+        blocks: Mapping[str, Block],
+        summary: Summary | None,
+        queue: Sequence[BaseMessage],
+        metadata: str,
+        ctx: Context,
+        previous: TokenBudget | None,
+    ) -> TokenBudget:
+        system = _count_cached(SYSTEM_INSTRUCTIONS) + _count_cached(metadata)
+        system += MESSAGE_OVERHEAD_TOKENS
+        core = _count_cached(render_core_memory(dict(blocks)))
+        summary_tokens = (
+            _count_cached(render_summary(summary)) + MESSAGE_OVERHEAD_TOKENS if summary else 0
+        )
+        queue_tokens = counter.messages(queue)
+        estimate = system + core + self.tool_schema_tokens + summary_tokens + queue_tokens
+        ratio = _calibration(previous)
+        budget = TokenBudget(
+            context_window=ctx.context_window,
+            system=system,
+            core_memory=core,
+            tools=self.tool_schema_tokens,
+            summary=summary_tokens,
+            queue=queue_tokens,
+            estimate=estimate,
+            budget=round(estimate * ratio),
+        )
+        if previous is not None:
+            for key in ("last_call_estimate", "last_call_reported"):
+                if key in previous:
+                    budget[key] = previous[key]  # type: ignore[literal-required]
+        return budget
+
+
+def _calibration(previous: TokenBudget | None) -> float:
+    """Model-reported / estimated prompt size of the last call: corrects tokenizer mismatch."""
+    if not previous:
+        return 1.0
+    estimate = previous.get("last_call_estimate")
+    reported = previous.get("last_call_reported")
+    if not estimate or not reported:
+        return 1.0
+    ratio = reported / estimate
+    if not 1 / _MAX_CALIBRATION <= ratio <= _MAX_CALIBRATION:
+        return 1.0
+    return ratio
+
+
+_section_cache: dict[str, int] = {}
+
+
+def _count_cached(text: str) -> int:
+    """Sections (instructions, rendered blocks) repeat verbatim step after step: count once."""
+    tokens = _section_cache.get(text)
+    if tokens is None:
+        if len(_section_cache) > 1024:
+            _section_cache.clear()
+        tokens = count_text(text)
+        _section_cache[text] = tokens
+    return tokens

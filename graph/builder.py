@@ -1,0 +1,123 @@
+"""Build the MemGPT agent graph.
+
+START -> check_memory_pressure -> [evict_and_summarize ->] reason
+      -> execute_tools -> (heartbeat set) check_memory_pressure ... | (unset) END
+reason -> END when the model answers without a tool call.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+
+from langchain_core.language_models import BaseChatModel
+from langchain_core.tools import BaseTool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.store.base import BaseStore
+from langgraph.types import Checkpointer
+from langgraph_memgpt.graph.agent import AgentSpec, BlockSpec
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.state import InputState, MemGPTState
+from langgraph_memgpt.nodes.evict import evict_steps
+from langgraph_memgpt.nodes.execute_tools import execute_tools_steps
+from langgraph_memgpt.nodes.io import sync_and_async
+from langgraph_memgpt.nodes.pressure import check_memory_pressure
+from langgraph_memgpt.nodes.reason import reason_steps
+from langgraph_memgpt.nodes.routing import (
+    make_route_after_pressure,
+    route_after_reason,
+    route_after_tools,
+)
+from langgraph_memgpt.tools.base import AgentTool, from_langchain_tool
+
+DEFAULT_NAME = "memgpt"
+
+
+def build_graph(
+    model: BaseChatModel | None = None,
+    *,
+    summarizer: BaseChatModel | None = None,
+    tools: Sequence[BaseTool | AgentTool] = (),
+    blocks: Sequence[BlockSpec] = (),
+    context: Context | None = None,
+    checkpointer: Checkpointer | BaseCheckpointSaver | None = None,
+    store: BaseStore | None = None,
+    name: str = DEFAULT_NAME,
+) -> CompiledStateGraph:
+    """Compile a MemGPT agent graph.
+
+    Args:
+        model: Chat model to use. None means the runtime context's ``model`` string
+            (default ``ollama:qwen3:4b`` through ChatOllama with ``num_ctx`` set).
+        summarizer: Model for recursive summaries; None means the context's
+            ``summarizer_model`` or else the chat model.
+        tools: Extra tools (LangChain tools or AgentTools), added to the memory tools; each
+            gets a ``request_heartbeat`` argument in the schema the model sees.
+        blocks: Core memory blocks beyond ``persona`` and ``human``.
+        context: Configuration used when a run passes no ``context``.
+        checkpointer: Where threads (and so recall memory) are kept. Leave None under
+            ``langgraph dev`` / LangGraph Platform, which provide their own.
+        store: Archival memory store; leave None where the platform provides one.
+        name: Graph name.
+
+    Example:
+        ```python
+        from langgraph.checkpoint.memory import InMemorySaver
+        from langgraph_memgpt import Context, build_graph
+
+        agent = build_graph(checkpointer=InMemorySaver())
+        result = agent.invoke(
+            {"messages": [{"role": "user", "content": "Hi, I'm Ada."}]},
+            {"configurable": {"thread_id": "ada-1"}},
+            context=Context(model="ollama:qwen3:4b", context_window=8192),
+        )
+        ```
+    """
+    extra = tuple(t if isinstance(t, AgentTool) else from_langchain_tool(t) for t in tools)
+    base = AgentSpec()
+    agent = AgentSpec(
+        model=model,
+        summarizer=summarizer,
+        tools=(*base.tools, *extra),
+        extra_blocks=tuple(blocks),
+        default_context=context,
+    )
+    names = [t.name for t in agent.tools]
+    if len(names) != len(set(names)):
+        raise ValueError(f"tool names must be unique, got {names}")
+
+    reason, areason = sync_and_async(functools.partial(reason_steps, agent=agent))
+    execute, aexecute = sync_and_async(functools.partial(execute_tools_steps, agent=agent))
+    evict, aevict = sync_and_async(functools.partial(evict_steps, agent=agent))
+
+    builder = StateGraph(MemGPTState, context_schema=Context, input_schema=InputState)
+    builder.add_node("check_memory_pressure", functools.partial(check_memory_pressure, agent=agent))
+    builder.add_node("evict_and_summarize", _runnable(evict, aevict))
+    builder.add_node("reason", _runnable(reason, areason))
+    builder.add_node("execute_tools", _runnable(execute, aexecute))
+
+    builder.add_edge(START, "check_memory_pressure")
+    builder.add_conditional_edges(
+        "check_memory_pressure",
+        make_route_after_pressure(agent),
+        ["evict_and_summarize", "reason"],
+    )
+    builder.add_edge("evict_and_summarize", "reason")
+    builder.add_conditional_edges("reason", route_after_reason, ["execute_tools", "__end__"])
+    builder.add_conditional_edges(
+        "execute_tools", route_after_tools, ["check_memory_pressure", "__end__"]
+    )
+    return builder.compile(checkpointer=checkpointer, store=store, name=name)
+
+
+def _runnable(func, afunc):
+    from langgraph._internal._runnable import RunnableCallable
+
+    return RunnableCallable(func, afunc, name=getattr(func, "__name__", None))
+
+
+graph = build_graph()
+"""The default agent, compiled without checkpointer or store (what ``langgraph dev`` and
+LangGraph Platform load; they attach their own persistence)."""

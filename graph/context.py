@@ -1,0 +1,127 @@
+"""Runtime configuration of the agent: the graph's context schema.
+
+Every field can be set per run (``graph.invoke(..., context=Context(...))`` or Studio's
+assistant configuration) and falls back to a ``MEMGPT_<FIELD>`` environment variable, then to
+the default below. This is the memory-agent template's pattern, extended with type conversion
+so that numbers read from the environment are numbers.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+DEFAULT_PERSONA = (
+    "I am Sam, a friendly and curious assistant with long-term memory. "
+    "I remember what people tell me across conversations and use it to help them."
+)
+DEFAULT_HUMAN = "Nothing is known about the user yet."
+
+ENV_PREFIX = "MEMGPT_"
+
+
+def _convert(raw: str, like: Any) -> Any:
+    """Convert an environment string to the type of the field's default."""
+    if isinstance(like, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if isinstance(like, int):
+        return int(raw)
+    if isinstance(like, float):
+        return float(raw)
+    return raw
+
+
+@dataclass(kw_only=True)
+class Context:
+    """How the agent runs. Fields left at their default read ``MEMGPT_<NAME>`` from the env."""
+
+    model: str = field(
+        default="ollama:qwen3:4b",
+        metadata={
+            "description": "Chat model: 'ollama:<name>' (default provider, ChatOllama) or any "
+            "'provider:model' that langchain's init_chat_model knows, e.g. 'openai:gpt-4o-mini'."
+        },
+    )
+    summarizer_model: str = field(
+        default="",
+        metadata={"description": "Model for recursive summaries; empty means the chat model."},
+    )
+    ollama_base_url: str = field(
+        default="",
+        metadata={"description": "Ollama server URL; empty means $OLLAMA_HOST or localhost."},
+    )
+    context_window: int = field(
+        default=8192,
+        metadata={"description": "Context window in tokens; sent to Ollama as num_ctx."},
+    )
+    warning_fraction: float = field(
+        default=0.70,
+        metadata={"description": "Fill level at which the model is warned of memory pressure."},
+    )
+    flush_fraction: float = field(
+        default=1.00,
+        metadata={"description": "Fill level at which the oldest messages are evicted."},
+    )
+    evict_target_fraction: float = field(
+        default=0.50,
+        metadata={"description": "Eviction removes old messages until the prompt is this full."},
+    )
+    summary_max_tokens: int = field(
+        default=0,
+        metadata={"description": "Cap on the recursive summary; 0 means 12% of the window."},
+    )
+    max_steps: int = field(
+        default=50,
+        metadata={"description": "Most model calls chained in one turn by request_heartbeat."},
+    )
+    persona: str = field(
+        default=DEFAULT_PERSONA,
+        metadata={"description": "Initial value of the 'persona' core memory block."},
+    )
+    human: str = field(
+        default=DEFAULT_HUMAN,
+        metadata={"description": "Initial value of the 'human' core memory block."},
+    )
+    block_char_limit: int = field(
+        default=5000,
+        metadata={"description": "Character limit of each core memory block."},
+    )
+    user_id: str = field(
+        default="default",
+        metadata={"description": "Whose memory this is: namespaces archival memory."},
+    )
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) != f.default:
+                continue
+            raw = os.environ.get(ENV_PREFIX + f.name.upper())
+            if raw is not None and raw != "":
+                setattr(self, f.name, _convert(raw, f.default))
+        self.validate()
+
+    @property
+    def summary_token_cap(self) -> int:
+        return self.summary_max_tokens or max(64, int(self.context_window * 0.12))
+
+    def validate(self) -> None:
+        """Reject settings that cannot work, naming the field."""
+        if self.context_window < 256:
+            raise ValueError(
+                f"context_window must be at least 256 tokens, got {self.context_window}"
+            )
+        if not 0 < self.evict_target_fraction < self.flush_fraction:
+            raise ValueError(
+                "evict_target_fraction must be between 0 and flush_fraction, got "
+                f"{self.evict_target_fraction} (flush_fraction={self.flush_fraction})"
+            )
+        if not 0 < self.warning_fraction <= self.flush_fraction <= 1.0:
+            raise ValueError(
+                "need 0 < warning_fraction <= flush_fraction <= 1, got "
+                f"{self.warning_fraction} and {self.flush_fraction}"
+            )
+        if self.max_steps < 1:
+            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.block_char_limit < 1:
+            raise ValueError(f"block_char_limit must be positive, got {self.block_char_limit}")

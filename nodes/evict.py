@@ -1,0 +1,88 @@
+"""evict_and_summarize: free the context window by evicting the oldest part of the queue.
+
+Messages are removed from the queue with ``RemoveMessage``; they stay in the thread's
+checkpoints (recall memory). The cut point is always safe: an AI message with tool calls is
+never separated from its ToolMessages, the queue never starts with a ToolMessage, and the
+latest user message and the tool chain after it are never evicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
+from langgraph.runtime import Runtime
+from langgraph_memgpt.graph.agent import AgentSpec
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.state import MemGPTState, Summary, utc_now
+from langgraph_memgpt.nodes.summarize import summarize_steps
+from langgraph_memgpt.tokens import counter
+
+
+def protected_start(queue: Sequence[BaseMessage]) -> int:
+    """Index of the first message that must stay: the latest user message, or the start of the
+    current tool chain when the turn has no user message in the queue."""
+    for index in range(len(queue) - 1, -1, -1):
+        if isinstance(queue[index], HumanMessage):
+            return index
+    for index in range(len(queue) - 1, -1, -1):
+        if isinstance(queue[index], AIMessage) and queue[index].tool_calls:
+            return index
+    return len(queue)
+
+
+def choose_cut(queue: Sequence[BaseMessage], tokens: Sequence[int], tokens_to_free: int) -> int:
+    """Evict ``queue[:cut]``: the smallest safe cut that frees enough, else the largest safe one.
+
+    0 means nothing can be evicted safely.
+    """
+    limit = protected_start(queue)
+    best = 0
+    freed = 0
+    for cut in range(1, limit + 1):
+        freed += tokens[cut - 1]
+        if cut < len(queue) and isinstance(queue[cut], ToolMessage):
+            continue
+        best = cut
+        if freed >= tokens_to_free:
+            break
+    return best
+
+
+def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec):
+    ctx = agent.context(runtime)
+    queue = state["messages"]
+    budget = state["budget"]
+    tokens = [counter.message(m) for m in queue]
+    # The budget may be scaled by the model-reported ratio; free tokens in the same units.
+    scale = budget["budget"] / budget["estimate"] if budget["estimate"] else 1.0
+    target = ctx.evict_target_fraction * ctx.context_window
+    tokens_to_free = max(0, round((budget["budget"] - target) / scale))
+    cut = choose_cut(queue, tokens, tokens_to_free)
+    if cut == 0:
+        return {"pressure_warned": False}
+
+    evicted = queue[:cut]
+    previous: Summary | None = state.get("summary")
+    text, _ok = yield from summarize_steps(
+        agent.summarizer_model(ctx),
+        previous["text"] if previous else "",
+        evicted,
+        window_tokens=ctx.context_window,
+        max_summary_tokens=ctx.summary_token_cap,
+    )
+    summary = Summary(
+        text=text,
+        message_count=(previous["message_count"] if previous else 0) + len(evicted),
+        updated_at=utc_now(),
+    )
+    remaining = {**state, "messages": queue[cut:], "summary": summary}
+    _, new_budget = agent.assemble(remaining, runtime.store, ctx)
+    update: dict[str, Any] = {
+        "messages": [RemoveMessage(id=m.id) for m in evicted],
+        "summary": summary,
+        "pressure_warned": False,
+        "budget": new_budget,
+    }
+    return update

@@ -1,0 +1,138 @@
+"""execute_tools: run the tool calls of the model's last message and set the heartbeat flag.
+
+Calls run one after another, each seeing the block edits of the calls before it. A bad call
+(unknown tool, unreadable or missing arguments, a failed edit) changes nothing, is answered
+with a ToolMessage that explains the error, and forces a heartbeat so the model can correct
+itself. The turn also continues while the user has had no reply yet, and stops with a system
+note after ``max_steps`` chained model calls.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.config import get_config
+from langgraph.runtime import Runtime
+from langgraph_memgpt.graph.agent import AgentSpec
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.prompts import reply_text
+from langgraph_memgpt.graph.state import Block, MemGPTState
+from langgraph_memgpt.nodes.io import Call
+from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
+
+FORCED_HEARTBEAT = " (Heartbeat forced: correct the call and try again.)"
+NO_REPLY_NOTE = (
+    "You have not replied to the user yet. Reply with send_message (after any other tool "
+    "calls you still need)."
+)
+STEP_LIMIT_NOTE = (
+    "Step limit reached: {steps} chained model calls in this turn, the most allowed "
+    "(max_steps). The turn was stopped; continue when the user writes again."
+)
+
+
+def awaits_reply(queue: list[BaseMessage]) -> bool:
+    """Whether the current turn began with a user message that has had no reply yet."""
+    for message in reversed(queue):
+        if isinstance(message, AIMessage) and reply_text(message):
+            return False
+        if isinstance(message, HumanMessage):
+            return True
+    return False
+
+
+def _tool_call(tool: AgentTool, args: Any, ctx: ToolContext) -> Call:
+    async def arun() -> ToolOutcome:
+        if tool.arun is not None:
+            return await tool.arun(args, ctx)
+        return tool.run(args, ctx)
+
+    return Call(run=lambda: tool.run(args, ctx), arun=arun)
+
+
+def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec):
+    ctx = agent.context(runtime)
+    queue = state["messages"]
+    request: AIMessage = queue[-1]  # route_after_reason only comes here after an AIMessage
+    blocks: dict[str, Block] = dict(state.get("blocks") or {})
+    changed: dict[str, Block] = {}
+    results: list[BaseMessage] = []
+    heartbeat = failed = replied = False
+    config = _current_config()
+
+    for call in request.tool_calls:
+        tool = agent.tools_by_name.get(call["name"])
+        try:
+            if tool is None:
+                known = ", ".join(agent.tools_by_name)
+                raise ToolFailure(f"there is no tool '{call['name']}'. Available tools: {known}.")
+            args, wants_heartbeat = tool.parse(call["args"])
+            tool_ctx = ToolContext(
+                blocks=blocks,
+                context=ctx,
+                store=runtime.store,
+                config=config,
+                state=state,
+                tool_names=frozenset(agent.tools_by_name),
+            )
+            outcome: ToolOutcome = yield _tool_call(tool, args, tool_ctx)
+        except ToolFailure as error:
+            failed = True
+            results.append(_error(call, f"Error: {error}{FORCED_HEARTBEAT}"))
+            continue
+        except Exception as error:  # a tool's own bug must not end the run
+            failed = True
+            text = f"Error: {call['name']} failed: {type(error).__name__}: {error}"
+            results.append(_error(call, text + FORCED_HEARTBEAT))
+            continue
+        if outcome.blocks:
+            blocks.update(outcome.blocks)
+            changed.update(outcome.blocks)
+        replied = replied or outcome.reply is not None
+        heartbeat = heartbeat or (tool.heartbeat and bool(wants_heartbeat))
+        results.append(
+            ToolMessage(content=outcome.text, tool_call_id=call["id"], name=call["name"])
+        )
+
+    for bad in request.invalid_tool_calls:
+        failed = True
+        detail = bad.get("error") or "the call could not be parsed"
+        text = f"Error: {detail}: {str(bad.get('args'))[:500]}{FORCED_HEARTBEAT}"
+        results.append(
+            ToolMessage(
+                content=text,
+                tool_call_id=bad["id"] or "invalid",
+                name=bad.get("name") or "unknown",
+                status="error",
+            )
+        )
+
+    heartbeat = heartbeat or failed
+    if not heartbeat and not replied and awaits_reply(queue):
+        # Small models often forget request_heartbeat after a memory edit; the user is still
+        # waiting for an answer, so give the model another step instead of ending silently.
+        heartbeat = True
+        results.append(SystemMessage(content=NO_REPLY_NOTE))
+    steps = state.get("step") or 0
+    if heartbeat and steps >= ctx.max_steps:
+        heartbeat = False
+        results.append(SystemMessage(content=STEP_LIMIT_NOTE.format(steps=steps)))
+
+    update: dict[str, Any] = {"messages": results, "heartbeat": heartbeat}
+    if changed:
+        update["blocks"] = changed
+    return update
+
+
+def _error(call: dict[str, Any], text: str) -> ToolMessage:
+    return ToolMessage(content=text, tool_call_id=call["id"], name=call["name"], status="error")
+
+
+def _current_config() -> RunnableConfig | None:
+    """The run's config, passed on to LangChain tools for callbacks and tracing."""
+    try:
+        return get_config()
+    except RuntimeError:  # called outside a graph run (unit tests of the steps)
+        return None

@@ -1,0 +1,111 @@
+"""reason: one call of the chat model on the assembled prompt, with its tools bound.
+
+The model's answer is cleaned before it enters the queue: ``<think>`` blocks move out of the
+content, a tool call whose arguments the client could not parse becomes an invalid tool call
+(answered with an error by ``execute_tools`` instead of failing the run), and an empty answer
+is retried once. A dead model server raises :class:`ModelUnavailableError` with one clear line.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages.tool import invalid_tool_call
+from langgraph.runtime import Runtime
+from langgraph_memgpt.graph.agent import AgentSpec
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.state import MemGPTState
+from langgraph_memgpt.models import ModelUnavailableError, describe_model_error, usage_input_tokens
+from langgraph_memgpt.nodes.io import model_call
+
+_THINK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
+_FUNCTION_NAME = re.compile(r"Function (\S+) arguments")
+EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
+
+
+def _bound(agent: AgentSpec, ctx: Context) -> Any:
+    model: BaseChatModel = agent.chat_model(ctx)
+    return model.bind_tools(agent.tool_schemas)
+
+
+def _prepare(state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec):
+    ctx = agent.context(runtime)
+    prompt, budget = agent.assemble(state, runtime.store, ctx)
+    return ctx, prompt, budget
+
+
+def _clean(response: BaseMessage) -> AIMessage:
+    if not isinstance(response, AIMessage):
+        response = AIMessage(content=response.content)
+    if isinstance(response.content, str) and "<think>" in response.content:
+        thoughts = " ".join(m.strip() for m in _THINK.findall(response.content))
+        response.content = _THINK.sub("", response.content).strip()
+        response.additional_kwargs.setdefault("reasoning_content", thoughts)
+    if response.id is None:
+        response.id = f"ai-{uuid.uuid4()}"
+    return response
+
+
+def _unparsable_call(error: OutputParserException) -> AIMessage:
+    """The client rejected a tool call's JSON: keep it as an invalid call the executor answers."""
+    text = str(error)
+    match = _FUNCTION_NAME.search(text)
+    return AIMessage(
+        content="",
+        id=f"ai-{uuid.uuid4()}",
+        invalid_tool_calls=[
+            invalid_tool_call(
+                name=match.group(1) if match else None,
+                args=getattr(error, "llm_output", None) or text[:2000],
+                id=f"call-{uuid.uuid4()}",
+                error="the arguments are not valid JSON",
+            )
+        ],
+    )
+
+
+def _is_empty(message: AIMessage) -> bool:
+    text = message.content if isinstance(message.content, str) else str(message.content)
+    return not text.strip() and not message.tool_calls and not message.invalid_tool_calls
+
+
+def _finish(state: MemGPTState, budget: dict[str, Any], response: AIMessage) -> dict[str, Any]:
+    budget = {
+        **budget,
+        "last_call_estimate": budget["estimate"],
+        "last_call_reported": usage_input_tokens(response),
+    }
+    return {"messages": [response], "step": (state.get("step") or 0) + 1, "budget": budget}
+
+
+def _translate(error: Exception, model: Any) -> Exception:
+    inner = getattr(model, "bound", model)
+    explanation = describe_model_error(error, inner)
+    return ModelUnavailableError(explanation) if explanation else error
+
+
+def reason_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec):
+    ctx, prompt, budget = _prepare(state, runtime, agent)
+    model = _bound(agent, ctx)
+    for _ in range(2):
+        try:
+            response = _clean((yield model_call(model, prompt)))
+        except OutputParserException as error:
+            response = _unparsable_call(error)
+        except Exception as error:
+            raise _translate(error, model) from None
+        if not _is_empty(response):
+            return _finish(state, budget, response)
+    return _finish(state, budget, AIMessage(content=EMPTY_REPLY, id=f"ai-{uuid.uuid4()}"))
+
+
+def prompt_for_inspection(
+    state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec
+) -> list[BaseMessage]:
+    """The exact prompt ``reason`` would send now (for debugging and tests)."""
+    return _prepare(state, runtime, agent)[1]

@@ -1,0 +1,222 @@
+"""An Ollama test double: a real HTTP server on 127.0.0.1 speaking Ollama's API.
+
+It serves ``POST /api/chat`` (NDJSON streaming, tool calls, ``prompt_eval_count``),
+``POST /api/show`` and ``GET /api/tags``, so the real ``ChatOllama`` client path runs end to
+end. Answers come from a script (a list of :class:`Answer`) or, when it runs out, from a
+``responder`` function of the request. Every request body is recorded.
+
+Run standalone (for a ``langgraph dev`` server in another process)::
+
+    python tests/support/ollama_double.py --port 11555 --model qwen3:4b
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Answer:
+    """One scripted reply of the model."""
+
+    content: str = ""
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    """``{"name": ..., "arguments": {...}}``; arguments may be a raw (even broken) string."""
+    prompt_eval_count: int | None = None
+    """Reported prompt tokens; None means a rough count of the request."""
+    status: int = 200
+    """A non-200 status answers with an Ollama-style error body instead."""
+    delay: float = 0.0
+
+
+def send_message(text: str) -> Answer:
+    return Answer(tool_calls=[{"name": "send_message", "arguments": {"message": text}}])
+
+
+def echo_responder(request: dict[str, Any]) -> Answer:
+    """Default: answer the last user message through send_message."""
+    users = [m for m in request.get("messages", []) if m.get("role") == "user"]
+    last = users[-1]["content"] if users else ""
+    return send_message(f"You said: {last}")
+
+
+class OllamaDouble:
+    def __init__(
+        self,
+        models: tuple[str, ...] = ("qwen3:4b",),
+        script: list[Answer] | None = None,
+        responder: Callable[[dict[str, Any]], Answer] = echo_responder,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.models = models
+        self.script = list(script or [])
+        self.responder = responder
+        self.requests: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer((host, port), self._handler())
+        self._server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> OllamaDouble:
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def __enter__(self) -> OllamaDouble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def chat_requests(self) -> list[dict[str, Any]]:
+        return [r for r in self.requests if r.get("_path") == "/api/chat"]
+
+    def _next_answer(self, request: dict[str, Any]) -> Answer:
+        with self._lock:
+            if self.script:
+                return self.script.pop(0)
+        return self.responder(request)
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        double = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _json(self, status: int, body: Any) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:
+                if self.path == "/api/tags":
+                    models = [{"name": m, "model": m} for m in double.models]
+                    self._json(200, {"models": models})
+                elif self.path in ("/", "/api/version"):
+                    self._json(200, {"version": "0.0.0-double"})
+                else:
+                    self._json(404, {"error": "not found"})
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = json.loads(self.rfile.read(length) or b"{}")
+                body["_path"] = self.path
+                with double._lock:
+                    double.requests.append(body)
+                if self.path == "/api/show":
+                    if body.get("model") in double.models:
+                        info = {"details": {"family": "double"}, "capabilities": ["tools"]}
+                        self._json(200, info)
+                    else:
+                        self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                elif self.path == "/api/chat":
+                    self._chat(body)
+                else:
+                    self._json(404, {"error": "not found"})
+
+            def _chat(self, body: dict[str, Any]) -> None:
+                if body.get("model") not in double.models:
+                    self._json(404, {"error": f"model '{body.get('model')}' not found"})
+                    return
+                answer = double._next_answer(body)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                if answer.status != 200:
+                    self._json(answer.status, {"error": f"scripted failure {answer.status}"})
+                    return
+                prompt_tokens = answer.prompt_eval_count
+                if prompt_tokens is None:
+                    prompt_tokens = len(json.dumps(body.get("messages", []))) // 4
+                chunks = _stream_chunks(body["model"], answer, prompt_tokens)
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-ndjson")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for chunk in chunks:
+                    data = (json.dumps(chunk) + "\n").encode()
+                    self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+        return Handler
+
+
+def _stream_chunks(model: str, answer: Answer, prompt_tokens: int) -> list[dict[str, Any]]:
+    now = "2026-01-01T00:00:00Z"
+    chunks: list[dict[str, Any]] = []
+    words = answer.content.split(" ") if answer.content else []
+    for index, word in enumerate(words):
+        piece = word if index == len(words) - 1 else word + " "
+        chunks.append(
+            {
+                "model": model,
+                "created_at": now,
+                "message": {"role": "assistant", "content": piece},
+                "done": False,
+            }
+        )
+    if answer.tool_calls:
+        calls = [
+            {"function": {"name": c["name"], "arguments": c["arguments"]}}
+            for c in answer.tool_calls
+        ]
+        chunks.append(
+            {
+                "model": model,
+                "created_at": now,
+                "message": {"role": "assistant", "content": "", "tool_calls": calls},
+                "done": False,
+            }
+        )
+    chunks.append(
+        {
+            "model": model,
+            "created_at": now,
+            "message": {"role": "assistant", "content": ""},
+            "done": True,
+            "done_reason": "stop",
+            "total_duration": 1,
+            "load_duration": 1,
+            "prompt_eval_count": prompt_tokens,
+            "prompt_eval_duration": 1,
+            "eval_count": max(1, len(words)),
+            "eval_duration": 1,
+        }
+    )
+    return chunks
+
+
+def main() -> None:
+    args = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    args.add_argument("--port", type=int, default=11434)
+    args.add_argument("--model", action="append", default=None)
+    options = args.parse_args()
+    double = OllamaDouble(models=tuple(options.model or ["qwen3:4b"]), port=options.port)
+    print(f"Ollama double on {double.url}", flush=True)
+    double._server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
