@@ -50,7 +50,8 @@ class ScriptedChatModel(BaseChatModel):
     """
 
     script: list[Any] = Field(default_factory=list)
-    default: AIMessage | None = None
+    default: Any = None
+    """Answer (or function of the prompt) used once the script runs out."""
     reported_ratio: float | None = 1.0
     prompts: list[list[BaseMessage]] = Field(default_factory=list)
     bound_tools: list[Any] = Field(default_factory=list)
