@@ -26,7 +26,12 @@ from langchain_core.messages import (
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
 from langgraph_memgpt.graph.prompts import reply_text
-from langgraph_memgpt.models import ModelUnavailableError, ollama_url, split_model_spec
+from langgraph_memgpt.models import (
+    ModelUnavailableError,
+    first_line,
+    ollama_url,
+    split_model_spec,
+)
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 
@@ -91,6 +96,7 @@ def check_ollama(ctx: Context) -> str | None:
     provider, name = split_model_spec(ctx.model)
     if provider != "ollama":
         return None
+    import httpx
     import ollama
 
     host = ollama_url(ctx.ollama_base_url)
@@ -99,10 +105,16 @@ def check_ollama(ctx: Context) -> str | None:
     except ollama.ResponseError as error:
         if error.status_code == 404:
             return f"model '{name}' is not pulled on Ollama at {host}: run `ollama pull {name}`"
-        return f"Ollama at {host} refused model '{name}': {error.error}"
+        return f"Ollama at {host} refused model '{name}': {first_line(str(error.error))}"
+    except (ConnectionError, httpx.HTTPError) as error:
+        return (
+            f"cannot reach Ollama at {host} (model '{name}'): is `ollama serve` running? "
+            f"({first_line(str(error))})"
+        )
     except Exception as error:
         return (
-            f"cannot reach Ollama at {host} (model '{name}'): is `ollama serve` running? ({error})"
+            f"unexpected answer from Ollama at {host} for model '{name}': "
+            f"{type(error).__name__}: {first_line(str(error))}"
         )
     return None
 
@@ -157,6 +169,9 @@ def run_turn(agent: Any, text: str, config: dict, ctx: Context, printer: Printer
             config,
             context=ctx,
             stream_mode=["messages", "updates"],
+            # One checkpoint per turn instead of one per step (see README, Performance): an
+            # interrupted turn is simply not recorded and can be sent again.
+            durability="exit",
         ):
             if mode == "messages":
                 token, meta = chunk

@@ -104,7 +104,7 @@ def describe_model_error(error: BaseException, model: BaseChatModel) -> str | No
         return f"model '{name}' is not available at {host or 'the provider'}{pull}"
     if _is_connection_error(error):
         where = f"Ollama at {host}" if host else "the model server"
-        return f"cannot reach {where} for model '{name}': is it running? ({_first_line(text)})"
+        return f"cannot reach {where} for model '{name}': is it running? ({first_line(text)})"
     return None
 
 
@@ -121,7 +121,7 @@ def _is_connection_error(error: BaseException) -> bool:
     return False
 
 
-def _first_line(text: str) -> str:
+def first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else "no details"
 
 

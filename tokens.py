@@ -16,8 +16,6 @@ import json
 import logging
 import os
 import tempfile
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any, Protocol
@@ -90,30 +88,27 @@ def message_text(message: BaseMessage) -> str:
 class TokenCounter:
     """Counts messages with a per-message cache, so each queue entry is tokenized once.
 
-    The cache key includes the content length, so a message rewritten under the same id (a
-    truncated copy, an edited summary) is counted again.
+    The key includes the content length, so a message rewritten under the same id (a truncated
+    copy) is counted again. A plain dict: its get/set are atomic under the GIL, and this runs
+    for every queue message at every step, so it must not take a lock per message.
     """
 
-    def __init__(self, max_entries: int = 50_000) -> None:
-        self._cache: OrderedDict[tuple[str, int, int], int] = OrderedDict()
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._cache: dict[tuple[str, int, int], int] = {}
         self._max_entries = max_entries
-        self._lock = threading.Lock()
 
     def message(self, message: BaseMessage) -> int:
-        if message.id is None:
-            return count_text(message_text(message)) + MESSAGE_OVERHEAD_TOKENS
+        content = message.content
+        size = len(content) if isinstance(content, str) else len(str(content))
         calls = len(message.tool_calls) if isinstance(message, AIMessage) else 0
-        key = (message.id, len(str(message.content)), calls)
-        with self._lock:
-            cached = self._cache.get(key)
-            if cached is not None:
-                self._cache.move_to_end(key)
-                return cached
-        tokens = count_text(message_text(message)) + MESSAGE_OVERHEAD_TOKENS
-        with self._lock:
-            self._cache[key] = tokens
-            if len(self._cache) > self._max_entries:
-                self._cache.popitem(last=False)
+        key = (message.id or "", size, calls)
+        tokens = self._cache.get(key) if message.id else None
+        if tokens is None:
+            tokens = count_text(message_text(message)) + MESSAGE_OVERHEAD_TOKENS
+            if message.id:
+                if len(self._cache) >= self._max_entries:
+                    self._cache.clear()
+                self._cache[key] = tokens
         return tokens
 
     def messages(self, messages: Iterable[BaseMessage]) -> int:

@@ -1,4 +1,4 @@
-"""The default local checkpointer: LangGraph's SqliteSaver on a file, in WAL mode.
+"""The default local checkpointer: LangGraph's SqliteSaver on a file, in WAL mode, compressed.
 
 The file is ``$MEMGPT_CHECKPOINT_DB`` or ``~/.local/share/langgraph-memgpt/checkpoints.sqlite``.
 """
@@ -13,6 +13,7 @@ from pathlib import Path
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph_memgpt.checkpoints.serde import CompressingSerializer
 
 
 def default_checkpoint_path() -> Path:
@@ -36,7 +37,7 @@ def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteS
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
-        saver = SqliteSaver(conn)
+        saver = SqliteSaver(conn, serde=CompressingSerializer())
         saver.setup()
         yield saver
     finally:
@@ -49,6 +50,7 @@ async def open_async_sqlite_checkpointer(
 ) -> AsyncIterator[AsyncSqliteSaver]:
     """An AsyncSqliteSaver on ``path`` (default: :func:`default_checkpoint_path`)."""
     async with AsyncSqliteSaver.from_conn_string(str(_prepare(path))) as saver:
+        saver.serde = CompressingSerializer()
         await saver.conn.execute("PRAGMA journal_mode=WAL")
         await saver.setup()
         yield saver

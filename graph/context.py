@@ -67,6 +67,10 @@ class Context:
         default=0.50,
         metadata={"description": "Eviction removes old messages until the prompt is this full."},
     )
+    summarizer_context_window: int = field(
+        default=0,
+        metadata={"description": "Summarizer's window in tokens; 0 means context_window."},
+    )
     summary_max_tokens: int = field(
         default=0,
         metadata={"description": "Cap on the recursive summary; 0 means 12% of the window."},
@@ -100,6 +104,10 @@ class Context:
             if raw is not None and raw != "":
                 setattr(self, f.name, _convert(raw, f.default))
         self.validate()
+
+    @property
+    def summarizer_window(self) -> int:
+        return self.summarizer_context_window or self.context_window
 
     @property
     def summary_token_cap(self) -> int:

@@ -6,12 +6,15 @@ thread are its recall memory, and block history / time travel come from LangGrap
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AnyMessage, BaseMessage, RemoveMessage, convert_to_messages
-from langgraph.graph.message import add_messages
+from langgraph.channels import DeltaChannel
+from langgraph.graph.message import REMOVE_ALL_MESSAGES
 
 TIMESTAMP_KEY = "timestamp"
 
@@ -25,24 +28,63 @@ def message_timestamp(message: BaseMessage) -> str | None:
     return message.additional_kwargs.get(TIMESTAMP_KEY)
 
 
-def add_timestamped_messages(
-    left: Sequence[AnyMessage], right: Sequence[Any] | Any
-) -> list[AnyMessage]:
-    """``add_messages`` that also stamps each new message with the time it entered the queue.
+def stamp(message: BaseMessage, when: str | None = None) -> BaseMessage:
+    """Give a message the time it entered the queue (kept if it already has one)."""
+    message.additional_kwargs.setdefault(TIMESTAMP_KEY, when or utc_now())
+    return message
 
-    The stamp goes into ``additional_kwargs`` (providers' converters ignore unknown keys there),
-    and a message that already carries one keeps it, so history can be imported with its dates.
+
+def _with_stable_ids(size: int, last_id: str | None, incoming: list[AnyMessage]) -> None:
+    """Give id-less messages an id derived from the queue they join.
+
+    ``add_messages`` would use uuid4, but the queue is a DeltaChannel: a thread's queue is
+    rebuilt by replaying its stored writes through this reducer, and caller input is stored
+    before any id is assigned, so a random id would differ on every replay (and a later
+    RemoveMessage or edit of that message would miss).
     """
-    if not isinstance(right, list | tuple):
-        right = [right]
-    incoming = convert_to_messages(right)
-    now = utc_now()
-    for message in incoming:
-        if isinstance(message, RemoveMessage):
-            continue
-        if TIMESTAMP_KEY not in message.additional_kwargs:
-            message.additional_kwargs[TIMESTAMP_KEY] = now
-    return add_messages(left, incoming)
+    anchor = f"{size}:{last_id or ''}"
+    for index, message in enumerate(incoming):
+        if message.id is None:
+            digest = hashlib.sha1(f"{anchor}:{index}:{message.type}".encode())
+            digest.update(str(message.content).encode("utf-8", "replace"))
+            message.id = str(uuid.UUID(bytes=digest.digest()[:16], version=5))
+
+
+def queue_reducer(queue: Sequence[AnyMessage], writes: Sequence[Any]) -> list[AnyMessage]:
+    """``add_messages`` semantics over a batch of writes, in one pass (the DeltaChannel reducer).
+
+    A thread's queue is rebuilt at the start of every run by replaying the writes since the
+    last snapshot; calling ``add_messages`` once per write would rebuild its id index each
+    time. Same rules: a known id replaces the message in place, a new id appends,
+    ``RemoveMessage`` deletes (an unknown id is an error), ``REMOVE_ALL_MESSAGES`` clears.
+    """
+    result: list[AnyMessage | None] = list(queue)
+    index = {m.id: i for i, m in enumerate(result) if m is not None}
+    for write in writes:
+        incoming = convert_to_messages(write if isinstance(write, list | tuple) else [write])
+        last = next((m.id for m in reversed(result) if m is not None), None)
+        _with_stable_ids(len(index), last, incoming)
+        for message in incoming:
+            if isinstance(message, RemoveMessage):
+                if message.id == REMOVE_ALL_MESSAGES:
+                    result, index = [], {}
+                    continue
+                position = index.pop(message.id, None)
+                if position is None:
+                    raise ValueError(
+                        f"Attempting to delete a message with an ID that doesn't exist "
+                        f"('{message.id}')"
+                    )
+                result[position] = None
+            elif message.id in index:
+                result[index[message.id]] = message
+            else:
+                index[message.id] = len(result)
+                result.append(message)
+        if len(index) < len(result) // 2:  # compact after large evictions
+            result = [m for m in result if m is not None]
+            index = {m.id: i for i, m in enumerate(result)}
+    return [m for m in result if m is not None]
 
 
 class Block(TypedDict):
@@ -55,9 +97,11 @@ class Block(TypedDict):
     updated_at: str
 
 
-def merge_blocks(left: dict[str, Block] | None, right: dict[str, Block] | None) -> dict[str, Block]:
+def merge_blocks(
+    blocks: dict[str, Block] | None, changed: dict[str, Block] | None
+) -> dict[str, Block]:
     """Blocks are updated per label: a node returns only the blocks it changed."""
-    return {**(left or {}), **(right or {})}
+    return {**(blocks or {}), **(changed or {})}
 
 
 class Summary(TypedDict):
@@ -88,10 +132,20 @@ class TokenBudget(TypedDict):
     """...and what the model reported for it (``usage_metadata.input_tokens``), if anything."""
 
 
+# Checkpoint storage: LangGraph's savers store every non-delta channel in full in every
+# checkpoint (several per turn). The queue, the blocks and the summary are DeltaChannels, so a
+# checkpoint stores only what changed (and a full snapshot every SNAPSHOT_EVERY updates);
+# storage per turn stays flat however long the thread is, and the stored writes of the queue
+# are exactly the recall log.
+SNAPSHOT_EVERY = 25
+
+
 class InputState(TypedDict):
     """What a caller sends: new messages (usually one user message)."""
 
-    messages: Annotated[list[AnyMessage], add_timestamped_messages]
+    messages: Annotated[
+        list[AnyMessage], DeltaChannel(queue_reducer, snapshot_frequency=SNAPSHOT_EVERY)
+    ]
 
 
 class MemGPTState(InputState, total=False):

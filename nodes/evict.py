@@ -64,12 +64,12 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
         return {"pressure_warned": False}
 
     evicted = queue[:cut]
-    previous: Summary | None = state.get("summary")
+    previous: Summary | None = state.get("summary") or None
     text, _ok = yield from summarize_steps(
         agent.summarizer_model(ctx),
         previous["text"] if previous else "",
         evicted,
-        window_tokens=ctx.context_window,
+        window_tokens=ctx.summarizer_window,
         max_summary_tokens=ctx.summary_token_cap,
     )
     summary = Summary(

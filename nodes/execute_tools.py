@@ -18,7 +18,7 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import reply_text
-from langgraph_memgpt.graph.state import Block, MemGPTState
+from langgraph_memgpt.graph.state import Block, MemGPTState, stamp, utc_now
 from langgraph_memgpt.nodes.io import Call
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 
@@ -120,7 +120,11 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
         heartbeat = False
         results.append(SystemMessage(content=STEP_LIMIT_NOTE.format(steps=steps)))
 
-    update: dict[str, Any] = {"messages": results, "heartbeat": heartbeat}
+    now = utc_now()
+    update: dict[str, Any] = {
+        "messages": [stamp(m, now) for m in results],
+        "heartbeat": heartbeat,
+    }
     if changed:
         update["blocks"] = changed
     return update

@@ -3,18 +3,19 @@
 It measures the prompt the next ``reason`` call would send against the context window, sends
 the model ONE memory-pressure alert per fill cycle at the warning fraction, and lets the router
 send the step to ``evict_and_summarize`` at the flush fraction. It also opens each turn: it
-creates the configured core memory blocks of a new thread and resets the step count.
+creates the configured core memory blocks of a new thread, resets the step count, stamps new
+input with its time, and cuts a message too large for the window down to a marked excerpt.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.state import MemGPTState
+from langgraph_memgpt.graph.state import MemGPTState, TokenBudget, message_timestamp, stamp
 from langgraph_memgpt.tokens import counter
 
 PRESSURE_ALERT = (
@@ -23,12 +24,56 @@ PRESSURE_ALERT = (
     "Save anything important now with core_memory_append, core_memory_replace or "
     "archival_memory_insert."
 )
+CUT_MARKER = (
+    "\n[... message cut to fit the context window: showing the first {shown:,} of {total:,} "
+    "characters. The full text is kept in recall memory; use conversation_search to find "
+    "the rest.]"
+)
+TRUNCATED_KEY = "truncated_from_chars"
+
+
+class ContextWindowTooSmallError(ValueError):
+    """The fixed part of the prompt alone does not fit the configured window."""
 
 
 def is_new_turn(state: MemGPTState) -> bool:
     """A step is the start of a turn unless it follows a tool call that asked for a heartbeat."""
     queue = state.get("messages") or []
     return not state.get("heartbeat") or bool(queue and isinstance(queue[-1], HumanMessage))
+
+
+def fixed_tokens(budget: TokenBudget) -> int:
+    """Tokens the prompt needs before any queued message."""
+    return budget["system"] + budget["core_memory"] + budget["tools"] + budget["summary"]
+
+
+def max_message_tokens(ctx: Context, budget: TokenBudget) -> int:
+    """The largest single message the queue keeps whole: half of the room left for the queue."""
+    room = ctx.flush_fraction * ctx.context_window - fixed_tokens(budget)
+    return max(64, int(room // 2))
+
+
+def cut_to_fit(message: BaseMessage, max_tokens: int) -> BaseMessage | None:
+    """A copy of an oversized message cut to ``max_tokens`` with a marker, or None if it fits.
+
+    Only the queue's copy is cut (same id, so it replaces the queued message); the original
+    stays in the thread's checkpoints, i.e. in recall memory.
+    """
+    tokens = counter.message(message)
+    content = message.content
+    if (
+        tokens <= max_tokens
+        or not isinstance(content, str)
+        or TRUNCATED_KEY in (message.additional_kwargs)
+    ):
+        return None
+    if isinstance(message, AIMessage) and message.tool_calls:
+        return None  # a call's arguments cannot be cut without changing the call
+    keep = max(1, int(len(content) * (max_tokens - 60) / tokens))
+    marker = CUT_MARKER.format(shown=keep, total=len(content))
+    cut = message.model_copy(update={"content": content[:keep] + marker})
+    cut.additional_kwargs = {**message.additional_kwargs, TRUNCATED_KEY: len(content)}
+    return cut
 
 
 def check_memory_pressure(
@@ -45,6 +90,35 @@ def check_memory_pressure(
         update["heartbeat"] = False
 
     _, budget = agent.assemble({**state, "blocks": blocks}, runtime.store, ctx)
+    fixed = fixed_tokens(budget)
+    if fixed >= ctx.flush_fraction * ctx.context_window:
+        raise ContextWindowTooSmallError(
+            f"the prompt needs {fixed:,} tokens before any message (system instructions "
+            f"{budget['system']:,} + core memory {budget['core_memory']:,} + tool schemas "
+            f"{budget['tools']:,} + summary {budget['summary']:,}), more than the context "
+            f"window of {ctx.context_window:,} tokens allows (flush_fraction "
+            f"{ctx.flush_fraction}); raise context_window or shorten the core memory blocks"
+        )
+
+    # New input arrives without a time; stamping here (not in the reducer) keeps the queue's
+    # replay deterministic. Same id, so the stamped copy replaces the original in place.
+    replaced: dict[str, BaseMessage] = {}
+    limit = max_message_tokens(ctx, budget)
+    for message in state["messages"]:
+        fixed_message = cut_to_fit(message, limit)
+        if fixed_message is None and not message_timestamp(message):
+            fixed_message = message.model_copy(
+                update={"additional_kwargs": dict(message.additional_kwargs)}
+            )
+        if fixed_message is not None:
+            replaced[message.id] = stamp(fixed_message)
+    if replaced:
+        queue = [replaced.get(m.id, m) for m in state["messages"]]
+        update["messages"] = list(replaced.values())
+        _, budget = agent.assemble(
+            {**state, "blocks": blocks, "messages": queue}, runtime.store, ctx
+        )
+
     window = ctx.context_window
     warned = bool(state.get("pressure_warned"))
     over_warning = budget["budget"] >= ctx.warning_fraction * window
@@ -52,7 +126,7 @@ def check_memory_pressure(
         alert = SystemMessage(
             content=PRESSURE_ALERT.format(percent=round(100 * budget["budget"] / window))
         )
-        update["messages"] = [alert]
+        update["messages"] = [*update.get("messages", []), stamp(alert)]
         update["pressure_warned"] = True
         extra = counter.message(alert)
         budget["queue"] += extra

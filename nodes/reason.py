@@ -14,17 +14,22 @@ from typing import Any
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
 from langchain_core.messages.tool import invalid_tool_call
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.state import MemGPTState
+from langgraph_memgpt.graph.state import MemGPTState, stamp
 from langgraph_memgpt.models import ModelUnavailableError, describe_model_error, usage_input_tokens
 from langgraph_memgpt.nodes.io import model_call
+from pydantic import ValidationError
 
 _THINK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
 _FUNCTION_NAME = re.compile(r"Function (\S+) arguments")
+OVERFLOW_NOTE = (
+    "The current turn no longer fits in the context window ({tokens:,} of {window:,} tokens) "
+    "and was stopped before calling the model. Everything is kept in recall memory."
+)
 EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
 
 
@@ -48,24 +53,38 @@ def _clean(response: BaseMessage) -> AIMessage:
         response.additional_kwargs.setdefault("reasoning_content", thoughts)
     if response.id is None:
         response.id = f"ai-{uuid.uuid4()}"
-    return response
+    return stamp(response)
 
 
-def _unparsable_call(error: OutputParserException) -> AIMessage:
+def _is_unparsable_call(error: Exception) -> bool:
+    """Did the model emit a tool call whose arguments could not be parsed?
+
+    Depending on the stack this surfaces as langchain's OutputParserException, as the ollama
+    client's pydantic ValidationError (arguments sent as a string), or as Ollama's own HTTP 500
+    "error parsing tool call".
+    """
+    if isinstance(error, OutputParserException | ValidationError):
+        return True
+    return getattr(error, "status_code", None) == 500 and "tool call" in str(error).lower()
+
+
+def _unparsable_call(error: Exception) -> AIMessage:
     """The client rejected a tool call's JSON: keep it as an invalid call the executor answers."""
     text = str(error)
     match = _FUNCTION_NAME.search(text)
-    return AIMessage(
-        content="",
-        id=f"ai-{uuid.uuid4()}",
-        invalid_tool_calls=[
-            invalid_tool_call(
-                name=match.group(1) if match else None,
-                args=getattr(error, "llm_output", None) or text[:2000],
-                id=f"call-{uuid.uuid4()}",
-                error="the arguments are not valid JSON",
-            )
-        ],
+    return stamp(
+        AIMessage(
+            content="",
+            id=f"ai-{uuid.uuid4()}",
+            invalid_tool_calls=[
+                invalid_tool_call(
+                    name=match.group(1) if match else None,
+                    args=getattr(error, "llm_output", None) or text[:2000],
+                    id=f"call-{uuid.uuid4()}",
+                    error="the arguments are not valid JSON",
+                )
+            ],
+        )
     )
 
 
@@ -91,17 +110,25 @@ def _translate(error: Exception, model: Any) -> Exception:
 
 def reason_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec):
     ctx, prompt, budget = _prepare(state, runtime, agent)
+    if budget["budget"] > ctx.context_window:
+        # Eviction never touches the latest user message and the running tool chain; if
+        # those alone overflow, stop the turn rather than send a prompt that cannot fit.
+        note = SystemMessage(
+            content=OVERFLOW_NOTE.format(tokens=budget["budget"], window=ctx.context_window)
+        )
+        return {"messages": [stamp(note)], "heartbeat": False, "budget": budget}
     model = _bound(agent, ctx)
     for _ in range(2):
         try:
             response = _clean((yield model_call(model, prompt)))
-        except OutputParserException as error:
-            response = _unparsable_call(error)
         except Exception as error:
-            raise _translate(error, model) from None
+            if not _is_unparsable_call(error):
+                raise _translate(error, model) from None
+            response = _unparsable_call(error)
         if not _is_empty(response):
             return _finish(state, budget, response)
-    return _finish(state, budget, AIMessage(content=EMPTY_REPLY, id=f"ai-{uuid.uuid4()}"))
+    fallback = AIMessage(content=EMPTY_REPLY, id=f"ai-{uuid.uuid4()}")
+    return _finish(state, budget, stamp(fallback))
 
 
 def prompt_for_inspection(

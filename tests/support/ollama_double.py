@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -36,6 +37,19 @@ class Answer:
     delay: float = 0.0
 
 
+# What a real Ollama server answers to POST /api/show (the ollama client requires model_info).
+SHOW_BODY: dict[str, Any] = {
+    "modified_at": "2026-01-01T00:00:00Z",
+    "license": "",
+    "modelfile": "",
+    "parameters": "",
+    "template": "{{ .Prompt }}",
+    "details": {"format": "gguf", "family": "double", "parameter_size": "4B"},
+    "model_info": {"general.architecture": "double", "double.context_length": 40960},
+    "capabilities": ["completion", "tools"],
+}
+
+
 def send_message(text: str) -> Answer:
     return Answer(tool_calls=[{"name": "send_message", "arguments": {"message": text}}])
 
@@ -55,14 +69,24 @@ class OllamaDouble:
         responder: Callable[[dict[str, Any]], Answer] = echo_responder,
         host: str = "127.0.0.1",
         port: int = 0,
+        show_body: dict[str, Any] | None = None,
     ) -> None:
         self.models = models
+        self.show_body = SHOW_BODY if show_body is None else show_body
         self.script = list(script or [])
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
+        report = self._server.handle_error
+
+        def handle_error(request: Any, client_address: Any) -> None:
+            # A client that gave up mid-answer (a fault test) is not news.
+            if not isinstance(sys.exc_info()[1], BrokenPipeError | ConnectionResetError):
+                report(request, client_address)
+
+        self._server.handle_error = handle_error  # type: ignore[method-assign]
         self._thread: threading.Thread | None = None
 
     @property
@@ -128,8 +152,7 @@ class OllamaDouble:
                     double.requests.append(body)
                 if self.path == "/api/show":
                     if body.get("model") in double.models:
-                        info = {"details": {"family": "double"}, "capabilities": ["tools"]}
-                        self._json(200, info)
+                        self._json(200, double.show_body)
                     else:
                         self._json(404, {"error": f"model '{body.get('model')}' not found"})
                 elif self.path == "/api/chat":

@@ -1,0 +1,204 @@
+"""Per-turn graph overhead and checkpoint storage as a conversation grows.
+
+Runs the compiled agent with a scripted zero-latency model and an 8K window on a SQLite
+checkpoint file for each requested number of turns, and prints for each length:
+the median per-turn time of everything except model calls (measured over the last 100 turns,
+i.e. the cost *at* that length), the checkpoint bytes added per turn over those turns, and the
+whole file's bytes per token of conversation.
+
+    python tests/benchmarks/turn_overhead.py 10 1000 10000
+
+Ends with: ``per-turn overhead p50: X ms at 10 turns, Y ms at N turns``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage
+from langgraph_memgpt import Context, build_graph
+from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
+from langgraph_memgpt.testing import ScriptedChatModel, call, tool_turn
+from langgraph_memgpt.tokens import count_text
+
+WINDOW = 8192
+WORDS = (
+    "tea garden paris music project deadline family dog weekend recipe book travel train "
+    "doctor birthday guitar python meeting coffee rain summer marathon piano sister job"
+).split()
+
+
+class TimedModel(ScriptedChatModel):
+    """A scripted model that keeps the time spent inside it, to subtract from each turn."""
+
+    seconds_inside: float = 0.0
+
+    def _generate(self, messages: list[BaseMessage], *args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return super()._generate(messages, *args, **kwargs)
+        finally:
+            self.seconds_inside += time.perf_counter() - started
+
+
+def sentence(rng: random.Random, words: int) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(words))
+
+
+def make_model(rng: random.Random) -> TimedModel:
+    def answer(messages: list[BaseMessage]) -> AIMessage:
+        if "running summary" in str(messages[0].content):
+            return AIMessage(content="Summary: " + sentence(rng, 150))
+        last = messages[-1]
+        if last.type == "human" and "remember" in str(last.content) and rng.random() < 0.5:
+            return tool_turn(
+                call(
+                    "core_memory_append",
+                    label="human",
+                    content=sentence(rng, 8),
+                    request_heartbeat=True,
+                )
+            )
+        return tool_turn(call("send_message", message=sentence(rng, 45)))
+
+    # Usage reporting is off: counting an 8K prompt is the model's work, not the graph's.
+    return TimedModel(default=answer, reported_ratio=None)
+
+
+def file_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def langgraph_floor(workdir: Path, durability: str, turns: int = 200) -> float:
+    """Median time of a turn through three do-nothing nodes on the same saver: LangGraph's own
+    cost per turn on this machine, which no graph of this shape can go below."""
+    from typing import Annotated, TypedDict
+
+    from langgraph.graph import START, StateGraph
+    from langgraph.graph.message import add_messages
+
+    class State(TypedDict):
+        messages: Annotated[list, add_messages]
+        step: int
+
+    builder = StateGraph(State)
+    for name, nxt in (("a", "b"), ("b", "c"), ("c", None)):
+        builder.add_node(name, lambda s: {"step": 1})
+        if nxt:
+            builder.add_edge(name, nxt)
+    builder.add_edge(START, "a")
+    times = []
+    with open_sqlite_checkpointer(workdir / "floor.sqlite") as saver:
+        graph = builder.compile(checkpointer=saver)
+        for _ in range(turns):
+            started = time.perf_counter()
+            graph.invoke(
+                {"messages": [("user", "hi")]},
+                {"configurable": {"thread_id": "f"}},
+                durability=durability,
+            )
+            times.append(time.perf_counter() - started)
+    return statistics.median(times[10:]) * 1000
+
+
+def warm_up(workdir: Path, durability: str) -> None:
+    """First calls pay for imports, tokenizer loading and caches: keep them out of the figures."""
+    with open_sqlite_checkpointer(workdir / "warm-up.sqlite") as saver:
+        agent = build_graph(make_model(random.Random(0)), checkpointer=saver)
+        for _ in range(5):
+            agent.invoke(
+                {"messages": [("user", "hello")]},
+                {"configurable": {"thread_id": "w"}},
+                context=Context(context_window=WINDOW),
+                durability=durability,
+            )
+
+
+def run(turns: int, workdir: Path, durability: str = "exit", seed: int = 7) -> dict[str, float]:
+    rng = random.Random(seed)
+    db = workdir / f"bench-{turns}.sqlite"
+    model = make_model(rng)
+    ctx = Context(context_window=WINDOW, block_char_limit=100_000)
+    overheads: list[float] = []
+    conversation_tokens = 0
+    size_marks: dict[int, int] = {}
+    tail_start = max(0, turns - 100)
+    with open_sqlite_checkpointer(db) as saver:
+        agent = build_graph(model, checkpointer=saver)
+        config = {"configurable": {"thread_id": "bench"}}
+        for turn in range(turns):
+            text = sentence(rng, 40) + (" remember this" if turn % 10 == 0 else "")
+            if turn == tail_start:
+                saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                size_marks[turn] = file_bytes(db)
+            model.seconds_inside = 0.0
+            started = time.perf_counter()
+            state = agent.invoke(
+                {"messages": [("user", text)]}, config, context=ctx, durability=durability
+            )
+            elapsed = time.perf_counter() - started
+            overheads.append(elapsed - model.seconds_inside)
+            reply = state["messages"][-2].tool_calls[0]["args"].get("message", "")
+            conversation_tokens += count_text(text) + count_text(reply)
+        saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    total = file_bytes(db)
+    tail = overheads[tail_start:]
+    return {
+        "turns": turns,
+        "p50_ms": statistics.median(tail) * 1000,
+        "p95_ms": sorted(tail)[int(0.95 * (len(tail) - 1))] * 1000,
+        "bytes_per_turn_tail": (total - size_marks[tail_start]) / len(tail),
+        "bytes_total": total,
+        "bytes_per_token": total / max(1, conversation_tokens),
+        "tokens": conversation_tokens,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("turns", nargs="*", type=int, default=[10, 1000])
+    parser.add_argument(
+        "--durability",
+        choices=["exit", "async", "sync"],
+        default="exit",
+        help="LangGraph durability mode (the terminal chat uses exit)",
+    )
+    args = parser.parse_args(argv)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        warm_up(Path(tmp), args.durability)
+        print(f"window {WINDOW} tokens, SQLite checkpointer, durability={args.durability}")
+        print(
+            f"{'turns':>7} {'p50 ms':>8} {'p95 ms':>8} {'B/turn (last 100)':>18} "
+            f"{'file MB':>9} {'B/token':>8}"
+        )
+        for turns in args.turns:
+            r = run(turns, Path(tmp), args.durability)
+            results.append(r)
+            print(
+                f"{turns:>7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} "
+                f"{r['bytes_per_turn_tail']:>18,.0f} {r['bytes_total'] / 1e6:>9.2f} "
+                f"{r['bytes_per_token']:>8.1f}",
+                flush=True,
+            )
+        floor = langgraph_floor(Path(tmp), args.durability)
+        print(f"LangGraph floor on this machine (3 empty nodes, same saver): {floor:.2f} ms")
+    first, last = results[0], results[-1]
+    print(
+        f"per-turn overhead p50: {first['p50_ms']:.2f} ms at {first['turns']} turns, "
+        f"{last['p50_ms']:.2f} ms at {last['turns']} turns"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("LANGSMITH_TRACING", "false")
+    sys.exit(main())
