@@ -31,6 +31,7 @@ from langgraph_memgpt.models import load_chat_model
 from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
 from langgraph_memgpt.tools.base import AgentTool
 from langgraph_memgpt.tools.core_memory import CORE_MEMORY_TOOLS, SEND_MESSAGE
+from langgraph_memgpt.tools.recall import CONVERSATION_SEARCH
 
 # A model-reported prompt size more than this factor away from the estimate is not a tokenizer
 # difference but a different prompt (e.g. a provider adding its own preamble); ignore it.
@@ -57,7 +58,7 @@ HUMAN_DESCRIPTION = "What you know about the user: name, facts, preferences, pla
 class AgentSpec:
     model: BaseChatModel | None = None
     summarizer: BaseChatModel | None = None
-    tools: tuple[AgentTool, ...] = (SEND_MESSAGE, *CORE_MEMORY_TOOLS)
+    tools: tuple[AgentTool, ...] = (SEND_MESSAGE, *CORE_MEMORY_TOOLS, CONVERSATION_SEARCH)
     extra_blocks: tuple[BlockSpec, ...] = ()
     default_context: Context | None = None
 

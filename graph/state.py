@@ -137,7 +137,7 @@ class TokenBudget(TypedDict):
 # checkpoint stores only what changed (and a full snapshot every SNAPSHOT_EVERY updates);
 # storage per turn stays flat however long the thread is, and the stored writes of the queue
 # are exactly the recall log.
-SNAPSHOT_EVERY = 25
+SNAPSHOT_EVERY = 50
 
 
 class InputState(TypedDict):

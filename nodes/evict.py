@@ -58,7 +58,9 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
     # The budget may be scaled by the model-reported ratio; free tokens in the same units.
     scale = budget["budget"] / budget["estimate"] if budget["estimate"] else 1.0
     target = ctx.evict_target_fraction * ctx.context_window
-    tokens_to_free = max(0, round((budget["budget"] - target) / scale))
+    # The new summary may grow up to its cap: make room for that too.
+    summary_growth = max(0, ctx.summary_token_cap - budget["summary"])
+    tokens_to_free = max(0, round((budget["budget"] - target) / scale) + summary_growth)
     cut = choose_cut(queue, tokens, tokens_to_free)
     if cut == 0:
         return {"pressure_warned": False}

@@ -53,6 +53,14 @@ async def adrive(steps: NodeSteps[T]) -> T:
         return stop.value
 
 
+def blocking(func: Callable[..., T], *args: Any) -> Call:
+    """A call of synchronous I/O (SQLite, CPU-bound embedding): run in a worker thread on the
+    async path so the event loop (and langgraph dev's blocking-call detector) stays clear."""
+    import asyncio
+
+    return Call(run=lambda: func(*args), arun=lambda: asyncio.to_thread(func, *args))
+
+
 def model_call(model: Any, prompt: Any) -> Call:
     return Call(run=lambda: model.invoke(prompt), arun=lambda: model.ainvoke(prompt))
 

@@ -1,0 +1,260 @@
+"""Recall storage: every message a thread ever had, read back from its checkpoints.
+
+The queue is a DeltaChannel, so each message is stored once as a checkpoint *write* (plus, now
+and then, inside a full snapshot of the queue in a checkpoint; the first ``update_state`` of a
+thread also stores its messages inline). The log below reads both, incrementally from a
+cursor, so each row is read once however long the thread is; no second copy of the
+conversation is kept anywhere.
+
+How the search reaches the checkpointer that is actually running the graph: LangGraph puts it
+in the run's config under ``CONFIG_KEY_CHECKPOINTER`` (the same object it saves checkpoints
+with), whether it is ours, one passed to ``compile``, or the one ``langgraph dev`` / LangGraph
+Platform injects. SQLite and PostgreSQL savers are read with SQL on their tables; any other
+saver through ``list()``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.messages import BaseMessage, RemoveMessage, convert_to_messages
+from langchain_core.runnables import RunnableConfig
+from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph_memgpt.graph.state import message_timestamp
+from langgraph_memgpt.nodes.io import Call, NodeSteps
+
+QUEUE_CHANNEL = "messages"
+
+
+def running_checkpointer(config: RunnableConfig | None) -> BaseCheckpointSaver | None:
+    """The checkpointer of the graph run that ``config`` belongs to."""
+    return ((config or {}).get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+
+
+@dataclass
+class LogBatch:
+    """Messages read since the cursor (one entry per message id), and the new cursor."""
+
+    messages: list[BaseMessage] = field(default_factory=list)
+    cursor: dict[str, Any] = field(default_factory=dict)
+
+
+def merge_versions(found: dict[str, BaseMessage], messages: Iterable[Any]) -> None:
+    """Keep one version per message id: the longest text (the original of a message that was
+    cut to fit the window), with the first timestamp any version carries."""
+    for message in convert_to_messages([m for m in messages if not isinstance(m, RemoveMessage)]):
+        if message.id is None or isinstance(message, RemoveMessage):
+            continue  # raw caller input; its stamped copy (with the id) follows in the log
+        current = found.get(message.id)
+        if current is None:
+            found[message.id] = message
+            continue
+        stamp = message_timestamp(current) or message_timestamp(message)
+        keep = message if len(str(message.content)) > len(str(current.content)) else current
+        if stamp and not message_timestamp(keep):
+            keep = keep.model_copy(
+                update={"additional_kwargs": {**keep.additional_kwargs, "timestamp": stamp}}
+            )
+        found[message.id] = keep
+
+
+def _queue_value(value: Any) -> list[Any]:
+    if isinstance(value, _DeltaSnapshot):
+        value = value.value
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def source_key(checkpointer: BaseCheckpointSaver) -> NodeSteps[str]:
+    """A stable name for where a checkpointer keeps its data (keys the search index)."""
+    kind = type(checkpointer).__name__
+    if kind == "SqliteSaver":
+        row = checkpointer.conn.execute("PRAGMA database_list").fetchone()
+        return f"sqlite:{row[2] or id(checkpointer)}"
+    if kind == "AsyncSqliteSaver":
+        rows = yield Call(
+            run=_no_sync(kind), arun=lambda: _aquery(checkpointer.conn, "PRAGMA database_list")
+        )
+        return f"sqlite:{rows[0][2] or id(checkpointer)}"
+    if kind in ("PostgresSaver", "AsyncPostgresSaver"):
+        info = _pg_connection_info(checkpointer)
+        return f"postgres:{info}"
+    return f"process:{id(checkpointer)}"
+
+
+def read_log(
+    checkpointer: BaseCheckpointSaver, thread_id: str, cursor: dict[str, Any]
+) -> NodeSteps[LogBatch]:
+    """Messages of ``thread_id`` recorded since ``cursor``."""
+    kind = type(checkpointer).__name__
+    if kind in ("SqliteSaver", "AsyncSqliteSaver"):
+        return (yield from _read_sqlite(checkpointer, thread_id, cursor))
+    if kind in ("PostgresSaver", "AsyncPostgresSaver"):
+        return (yield from _read_postgres(checkpointer, thread_id, cursor))
+    return (yield from _read_generic(checkpointer, thread_id, cursor))
+
+
+# -- SQLite -------------------------------------------------------------------------------
+
+_SQLITE_WRITES = (
+    "SELECT rowid, type, value FROM writes WHERE thread_id = ? AND checkpoint_ns = '' "
+    "AND channel = ? AND rowid > ? ORDER BY rowid"
+)
+_SQLITE_CHECKPOINTS = (
+    "SELECT rowid, type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
+    "AND rowid > ? ORDER BY rowid"
+)
+
+
+def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSteps[LogBatch]:
+    writes_after = int(cursor.get("writes", 0))
+    checkpoints_after = int(cursor.get("checkpoints", 0))
+    is_async = type(saver).__name__ == "AsyncSqliteSaver"
+
+    def query(sql: str, params: tuple) -> Call:
+        if is_async:
+            return Call(
+                run=_no_sync("AsyncSqliteSaver"), arun=lambda: _aquery(saver.conn, sql, params)
+            )
+        return Call(run=lambda: _query(saver, sql, params), arun=_no_async)
+
+    write_rows = yield query(_SQLITE_WRITES, (thread_id, QUEUE_CHANNEL, writes_after))
+    checkpoint_rows = yield query(_SQLITE_CHECKPOINTS, (thread_id, checkpoints_after))
+    found: dict[str, BaseMessage] = {}
+    for _, type_, blob in checkpoint_rows:
+        checkpoint = saver.serde.loads_typed((type_, blob))
+        merge_versions(found, _queue_value(checkpoint["channel_values"].get(QUEUE_CHANNEL)))
+    for _, type_, blob in write_rows:
+        merge_versions(found, _queue_value(saver.serde.loads_typed((type_, blob))))
+    return LogBatch(
+        messages=list(found.values()),
+        cursor={
+            "writes": max([writes_after, *(r[0] for r in write_rows)]),
+            "checkpoints": max([checkpoints_after, *(r[0] for r in checkpoint_rows)]),
+        },
+    )
+
+
+def _query(saver: Any, sql: str, params: tuple = ()) -> list[tuple]:
+    # SqliteSaver serializes use of its connection with this lock.
+    with saver.lock:
+        return saver.conn.execute(sql, params).fetchall()
+
+
+async def _aquery(conn: Any, sql: str, params: tuple = ()) -> list[tuple]:
+    async with conn.execute(sql, params) as cur:
+        return list(await cur.fetchall())
+
+
+def _no_sync(kind: str):
+    def fail() -> Any:
+        raise RuntimeError(f"{kind} can only be read from an async run (ainvoke/astream)")
+
+    return fail
+
+
+async def _no_async() -> Any:
+    raise RuntimeError("a synchronous checkpointer cannot be read from this async path")
+
+
+# -- PostgreSQL ---------------------------------------------------------------------------
+
+_PG_WRITES = (
+    "SELECT checkpoint_id, type, blob FROM checkpoint_writes WHERE thread_id = %s "
+    "AND checkpoint_ns = '' AND channel = %s AND checkpoint_id >= %s "
+    "ORDER BY checkpoint_id, task_id, idx"
+)
+_PG_BLOBS = (
+    "SELECT version, type, blob FROM checkpoint_blobs WHERE thread_id = %s "
+    "AND checkpoint_ns = '' AND channel = %s AND version > %s ORDER BY version"
+)
+
+
+def _pg_connection_info(saver: Any) -> str:
+    conn = saver.conn
+    info = getattr(conn, "info", None)
+    if info is None and hasattr(conn, "conninfo"):  # a pool
+        return str(conn.conninfo)
+    return f"{info.host}:{info.port}/{info.dbname}" if info is not None else str(id(saver))
+
+
+def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSteps[LogBatch]:
+    # Writes are re-read from the newest checkpoint already seen: more may have been added to
+    # it since. Versions of a message merge by id, so reading a row twice is harmless.
+    after_checkpoint = str(cursor.get("checkpoint", ""))
+    after_version = str(cursor.get("version", ""))
+
+    def sync_rows(sql: str, params: tuple) -> list[Any]:
+        with saver._cursor() as cur:
+            cur.execute(sql, params)
+            return list(cur.fetchall())
+
+    async def async_rows(sql: str, params: tuple) -> list[Any]:
+        async with saver._cursor() as cur:
+            await cur.execute(sql, params)
+            return list(await cur.fetchall())
+
+    is_async = type(saver).__name__ == "AsyncPostgresSaver"
+
+    def query(sql: str, params: tuple) -> Call:
+        if is_async:
+            return Call(run=_no_sync("AsyncPostgresSaver"), arun=lambda: async_rows(sql, params))
+        return Call(run=lambda: sync_rows(sql, params), arun=_no_async)
+
+    write_rows = yield query(_PG_WRITES, (thread_id, QUEUE_CHANNEL, after_checkpoint))
+    blob_rows = yield query(_PG_BLOBS, (thread_id, QUEUE_CHANNEL, after_version))
+    found: dict[str, BaseMessage] = {}
+    for row in blob_rows:
+        if row["type"] != "empty":
+            merge_versions(found, _queue_value(saver.serde.loads_typed((row["type"], row["blob"]))))
+    for row in write_rows:
+        merge_versions(found, _queue_value(saver.serde.loads_typed((row["type"], row["blob"]))))
+    return LogBatch(
+        messages=list(found.values()),
+        cursor={
+            "checkpoint": max([after_checkpoint, *(r["checkpoint_id"] for r in write_rows)]),
+            "version": max([after_version, *(r["version"] for r in blob_rows)]),
+        },
+    )
+
+
+# -- any other saver ----------------------------------------------------------------------
+
+
+def _read_generic(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSteps[LogBatch]:
+    """Through ``list()``: every checkpoint is listed, but only new ones are unpacked."""
+    seen = set(cursor.get("seen", []))
+    config = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+
+    async def alist() -> list[Any]:
+        return [t async for t in saver.alist(config)]
+
+    tuples = yield Call(run=lambda: list(saver.list(config)), arun=alist)
+    found: dict[str, BaseMessage] = {}
+    newest = tuples[0].config["configurable"]["checkpoint_id"] if tuples else None
+    for tup in reversed(tuples):  # list() is newest first; the log is read oldest first
+        checkpoint_id = tup.config["configurable"]["checkpoint_id"]
+        if checkpoint_id in seen and checkpoint_id != newest:
+            continue  # the newest may still gain writes, so it is read again
+        merge_versions(found, _queue_value(tup.checkpoint["channel_values"].get(QUEUE_CHANNEL)))
+        for _, channel, value in tup.pending_writes or []:
+            if channel == QUEUE_CHANNEL:
+                merge_versions(found, _queue_value(value))
+        seen.add(checkpoint_id)
+    return LogBatch(messages=list(found.values()), cursor={"seen": sorted(seen)})
+
+
+__all__ = [
+    "LogBatch",
+    "merge_versions",
+    "read_log",
+    "running_checkpointer",
+    "source_key",
+    "sqlite3",
+]
