@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from langgraph_sdk import get_client
 from memgpt_integration import REPO_ROOT, clean_env, get_free_port, stop_process
-from ollama_double import OllamaDouble
+from ollama_double import Answer, OllamaDouble, send_message
 
 pytestmark = pytest.mark.integration
 
@@ -170,3 +170,37 @@ async def test_run_stream_updates_name_the_graph_nodes(dev_server: DevServer) ->
             nodes.extend(part.data)
 
     assert nodes == ["check_memory_pressure", "reason", "execute_tools"], dev_server.output()
+
+
+async def test_conversation_search_reaches_the_servers_checkpointer(dev_server: DevServer) -> None:
+    """Under langgraph dev the server injects its own checkpointer; recall search reads it."""
+    client = get_client(url=dev_server.url)
+    thread = await client.threads.create()
+    await client.runs.wait(
+        thread["thread_id"], "memgpt", input=user("My sister Alice moved to Lisbon.")
+    )
+    dev_server.double.script.extend(
+        [
+            Answer(
+                tool_calls=[
+                    {
+                        "name": "conversation_search",
+                        "arguments": {"query": "sister", "request_heartbeat": True},
+                    }
+                ]
+            ),
+            send_message("She lives in Lisbon."),
+        ]
+    )
+
+    await client.runs.wait(thread["thread_id"], "memgpt", input=user("Where is my sister?"))
+
+    state = await client.threads.get_state(thread["thread_id"])
+    results = [
+        m
+        for m in state["values"]["messages"]
+        if m["type"] == "tool" and m.get("name") == "conversation_search"
+    ]
+    assert results, dev_server.output()
+    assert "My sister Alice moved to Lisbon." in results[-1]["content"], dev_server.output()
+    assert "Showing" in results[-1]["content"]

@@ -1,0 +1,234 @@
+"""Recall memory: conversation_search over the checkpoints of the checkpointer that runs the
+graph (SQLite sync and async, PostgreSQL), with the real embedding model."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from langchain_core.messages import AIMessage, ToolMessage
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph_memgpt import Context, build_graph
+from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
+from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
+from langgraph_memgpt.tools.recall import (
+    asearch_conversation,
+    index_location,
+    rebuild_recall_index,
+    search_conversation,
+)
+
+pytestmark = pytest.mark.integration
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+FACTS = [
+    "My sister Alice moved to Lisbon to study architecture.",
+    "We adopted a grey cat and named her Miso.",
+    "I run the Berlin marathon every September.",
+]
+WINDOW = 3000
+CONFIG = {"configurable": {"thread_id": "ada"}}
+
+
+def chat(agent: Any, turns: int) -> None:
+    """Facts first, then enough small talk to push them out of the context window."""
+    for turn in range(turns):
+        text = FACTS[turn] if turn < len(FACTS) else f"Small talk {turn}: nice weather again."
+        stamp = f"2024-05-{1 + turn % 28:02d}T10:00:00+00:00" if turn < len(FACTS) else None
+        message = {"role": "user", "content": text}
+        if stamp:
+            message = {"type": "human", "content": text, "additional_kwargs": {"timestamp": stamp}}
+        agent.invoke(
+            {"messages": [message]},
+            CONFIG,
+            context=Context(context_window=WINDOW),
+            durability="exit",
+        )
+
+
+def queue_texts(agent: Any) -> str:
+    return " ".join(str(m.content) for m in agent.get_state(CONFIG).values["messages"])
+
+
+def test_search_finds_evicted_messages_with_filters_and_pages(tmp_path: Path) -> None:
+    with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        agent = build_graph(ScriptedChatModel(default=reply("Noted!")), checkpointer=saver)
+        chat(agent, 45)
+        assert "Lisbon" not in queue_texts(agent), "the fact was evicted from the window"
+
+        page = search_conversation(saver, "ada", "Where did my sister move?")
+        assert page.hits[0].text == FACTS[0]
+        assert page.hits[0].role == "user" and page.hits[0].timestamp.startswith("2024-05-01")
+
+        # Role filter: assistant messages only, so the user's fact cannot appear.
+        only_ai = search_conversation(saver, "ada", "sister Lisbon", roles=["assistant"])
+        assert all(h.role == "assistant" for h in only_ai.hits)
+
+        # Date filters: a bare end date includes that whole day.
+        may_2 = search_conversation(
+            saver, "ada", "cat", start_date="2024-05-02", end_date="2024-05-02"
+        )
+        assert [h.text for h in may_2.hits] == [FACTS[1]]
+        listed = search_conversation(
+            saver, "ada", "", start_date="2024-05-01", end_date="2024-05-03", limit=2
+        )
+        assert [h.text for h in listed.hits] == FACTS[:2]
+        assert (listed.total, listed.pages) == (3, 2)
+        second = search_conversation(
+            saver, "ada", "", start_date="2024-05-01", end_date="2024-05-03", limit=2, page=1
+        )
+        assert [h.text for h in second.hits] == [FACTS[2]]
+
+        with pytest.raises(ValueError, match="not an ISO date"):
+            search_conversation(saver, "ada", "cat", start_date="last tuesday")
+
+        # The index is derived data: delete it and it is rebuilt from the checkpoints.
+        assert Path(index_location(f"sqlite:{tmp_path / 'c.sqlite'}")).exists()
+        indexed = rebuild_recall_index(saver, "ada")
+        assert indexed >= 90
+        again = search_conversation(saver, "ada", "Where did my sister move?")
+        assert [h.message_id for h in again.hits] == [h.message_id for h in page.hits]
+
+
+def test_the_tool_inside_the_graph_formats_pages_and_never_echoes(tmp_path: Path) -> None:
+    model = ScriptedChatModel(default=reply("Noted!"))
+    with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        agent = build_graph(model, checkpointer=saver)
+        chat(agent, 40)
+        for _ in range(2):  # search twice: the second must not find the first's result
+            model.script = [
+                tool_turn(
+                    call("conversation_search", query="marathon", limit=2, request_heartbeat=True)
+                ),
+                reply("Found it."),
+            ]
+            state = agent.invoke(
+                {"messages": [("user", "Which race do I run?")]},
+                CONFIG,
+                context=Context(context_window=WINDOW),
+            )
+        result = [
+            m
+            for m in state["messages"]
+            if isinstance(m, ToolMessage) and m.name == "conversation_search"
+        ][-1]
+        lines = result.content.splitlines()
+        assert lines[0].startswith("Showing 2 of ") and "(page 1/" in lines[0]
+        assert "[user, 2024-05-03 10:00, " in lines[1] and "ago]" in lines[1]
+        assert FACTS[2] in lines[1]
+        assert "Showing" not in "\n".join(lines[1:]), "earlier results are not results"
+        assert "Which race do I run?" not in result.content, "the asking turn is excluded"
+
+        model.script = [
+            tool_turn(
+                call(
+                    "conversation_search",
+                    query="x",
+                    start_date="yesterday-ish",
+                    request_heartbeat=True,
+                )
+            ),
+            reply("Sorry."),
+        ]
+        state = agent.invoke(
+            {"messages": [("user", "search badly")]}, CONFIG, context=Context(context_window=WINDOW)
+        )
+        error = [m for m in state["messages"] if isinstance(m, ToolMessage)][-2]
+        assert error.status == "error" and "not an ISO date" in error.content
+
+
+async def test_async_sqlite_saver(tmp_path: Path) -> None:
+    model = ScriptedChatModel(default=reply("Noted!"))
+    async with open_async_sqlite_checkpointer(tmp_path / "a.sqlite") as saver:
+        agent = build_graph(model, checkpointer=saver)
+        for turn in range(35):
+            text = FACTS[0] if turn == 0 else f"Small talk {turn}."
+            await agent.ainvoke(
+                {"messages": [("user", text)]}, CONFIG, context=Context(context_window=WINDOW)
+            )
+        page = await asearch_conversation(saver, "ada", "sister architecture")
+        assert page.hits[0].text == FACTS[0]
+        model.script = [
+            tool_turn(call("conversation_search", query="Alice", request_heartbeat=True)),
+            reply("In Lisbon."),
+        ]
+        state = await agent.ainvoke(
+            {"messages": [("user", "Where is Alice?")]},
+            CONFIG,
+            context=Context(context_window=WINDOW),
+        )
+        found = [m for m in state["messages"] if isinstance(m, ToolMessage)][-2]
+        assert FACTS[0] in found.content
+
+
+def test_in_memory_saver_and_update_state_history() -> None:
+    saver = InMemorySaver()
+    agent = build_graph(ScriptedChatModel(default=reply("ok")), checkpointer=saver)
+    agent.update_state(
+        CONFIG,
+        {
+            "messages": [
+                {
+                    "type": "human",
+                    "content": FACTS[1],
+                    "id": "m1",
+                    "name": "Ada",
+                    "additional_kwargs": {"timestamp": "2023-05-08T13:56:00"},
+                },
+                AIMessage(content="What a lovely name!", id="m2"),
+            ]
+        },
+        as_node="execute_tools",
+    )
+    page = search_conversation(saver, "ada", "What is the cat called?")
+    assert page.hits[0].message_id == "m1" and page.hits[0].name == "Ada"
+
+
+@pytest.fixture(scope="module")
+def postgres_url() -> Any:
+    from pg_server import postgres_server
+
+    with postgres_server() as url:
+        yield url
+
+
+def test_postgres_checkpointer(postgres_url: str) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(postgres_url) as saver:
+        saver.setup()
+        model = ScriptedChatModel(default=reply("Noted!"))
+        agent = build_graph(model, checkpointer=saver)
+        chat(agent, 40)
+        assert "Lisbon" not in queue_texts(agent)
+        page = search_conversation(saver, "ada", "Where did my sister move?")
+        assert page.hits[0].text == FACTS[0]
+        model.script = [
+            tool_turn(call("conversation_search", query="cat name", request_heartbeat=True)),
+            reply("Miso."),
+        ]
+        state = agent.invoke(
+            {"messages": [("user", "My cat's name?")]},
+            CONFIG,
+            context=Context(context_window=WINDOW),
+        )
+        found = [m for m in state["messages"] if isinstance(m, ToolMessage)][-2]
+        assert FACTS[1] in found.content
+
+
+async def test_async_postgres_checkpointer(postgres_url: str) -> None:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    async with AsyncPostgresSaver.from_conn_string(postgres_url) as saver:
+        await saver.setup()
+        agent = build_graph(ScriptedChatModel(default=reply("ok")), checkpointer=saver)
+        config = {"configurable": {"thread_id": "async-ada"}}
+        for turn in range(30):
+            text = FACTS[2] if turn == 0 else f"Small talk {turn}."
+            await agent.ainvoke(
+                {"messages": [("user", text)]}, config, context=Context(context_window=WINDOW)
+            )
+        page = await asearch_conversation(saver, "async-ada", "Which marathon do I run?")
+        assert page.hits[0].text == FACTS[2]
