@@ -112,10 +112,48 @@ _SQLITE_CHECKPOINTS = (
 )
 
 
+# LangGraph's primary keys do not cover "this thread's rows after rowid N", so without these
+# every incremental read would scan the thread's whole history. SQLite appends the rowid to
+# every index entry, which makes the range scan direct. Adding indexes to the saver's tables
+# changes nothing for LangGraph.
+_SQLITE_LOG_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS memgpt_writes_by_channel "
+    "ON writes (thread_id, checkpoint_ns, channel)",
+    "CREATE INDEX IF NOT EXISTS memgpt_checkpoints_by_thread "
+    "ON checkpoints (thread_id, checkpoint_ns)",
+)
+_indexed_connections: set[int] = set()
+
+
+def _ensure_sqlite_indexes(saver: Any, is_async: bool) -> Call | None:
+    if id(saver.conn) in _indexed_connections:
+        return None
+    _indexed_connections.add(id(saver.conn))
+
+    def run() -> None:
+        with saver.lock:
+            for statement in _SQLITE_LOG_INDEXES:
+                saver.conn.execute(statement)
+            saver.conn.commit()
+
+    async def arun() -> None:
+        for statement in _SQLITE_LOG_INDEXES:
+            await saver.conn.execute(statement)
+        await saver.conn.commit()
+
+    return (
+        Call(run=_no_sync("AsyncSqliteSaver"), arun=arun)
+        if is_async
+        else Call(run=run, arun=_no_async)
+    )
+
+
 def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSteps[LogBatch]:
     writes_after = int(cursor.get("writes", 0))
     checkpoints_after = int(cursor.get("checkpoints", 0))
     is_async = type(saver).__name__ == "AsyncSqliteSaver"
+    if (create_indexes := _ensure_sqlite_indexes(saver, is_async)) is not None:
+        yield create_indexes
 
     def query(sql: str, params: tuple) -> Call:
         if is_async:

@@ -1,0 +1,281 @@
+"""Recall-memory search quality on LoCoMo, and search latency as a thread grows.
+
+Each conversation goes into its own thread, session by session, as messages recorded through
+the graph (``update_state``, the path Studio and imports use; no LLM needed): speaker A as the
+user, speaker B as the assistant, each turn with its speaker's name, its session's date as its
+timestamp, and an image's caption where the turn shared one. Then every question with evidence
+is asked through the conversation_search code path with the question as the query, and
+recall@1/5/10/25 of the evidence turns is printed per category and overall.
+
+    python tests/benchmarks/locomo_recall.py ../shared/data/locomo-dev.json
+    python tests/benchmarks/locomo_recall.py PATH --limit 100 --latency 1000,10000,100000
+
+Ends with the line ``recall@10 overall: NN.N%``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
+from langgraph_memgpt import build_graph
+from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
+from langgraph_memgpt.checkpoints.history import read_log
+from langgraph_memgpt.embeddings import EmbeddingModel, load_embedding_model
+from langgraph_memgpt.nodes.io import drive
+from langgraph_memgpt.testing import ScriptedChatModel
+from langgraph_memgpt.tools import recall
+from langgraph_memgpt.tools.recall import search_conversation
+
+KS = (1, 5, 10, 25)
+CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
+_DATE = re.compile(r"(\d{1,2}):(\d{2})\s*([ap]m) on (\d{1,2}) (\w+),? (\d{4})", re.IGNORECASE)
+
+
+def session_time(text: str) -> str | None:
+    """'1:56 pm on 8 May, 2023' -> '2023-05-08T13:56:00+00:00'."""
+    match = _DATE.search(text or "")
+    if not match:
+        return None
+    hour, minute, half, day, month, year = match.groups()
+    moment = datetime.strptime(f"{day} {month} {year} {hour}:{minute} {half}", "%d %B %Y %I:%M %p")
+    return moment.isoformat() + "+00:00"
+
+
+def conversation_messages(sample: dict[str, Any]) -> list[list[BaseMessage]]:
+    """The conversation as messages, one list per session in order."""
+    conv = sample["conversation"]
+    speaker_a = conv["speaker_a"]
+    sessions = sorted(
+        (int(k.split("_")[1]) for k in conv if re.fullmatch(r"session_\d+", k)),
+    )
+    result = []
+    for number in sessions:
+        stamp = session_time(conv.get(f"session_{number}_date_time", ""))
+        batch: list[BaseMessage] = []
+        for turn in conv[f"session_{number}"]:
+            text = turn["text"]
+            if turn.get("blip_caption"):
+                text = f"{text} [shares an image: {turn['blip_caption']}]"
+            kind = HumanMessage if turn["speaker"] == speaker_a else AIMessage
+            batch.append(
+                kind(
+                    content=text,
+                    name=turn["speaker"],
+                    id=f"{sample['sample_id']}/{turn['dia_id']}",
+                    additional_kwargs={"timestamp": stamp} if stamp else {},
+                )
+            )
+        result.append(batch)
+    return result
+
+
+def evidence_ids(raw: list[str]) -> set[str]:
+    ids = set()
+    for item in raw:
+        for part in re.split(r"[;,]", item):
+            part = part.strip().replace("D:", "D")
+            if re.fullmatch(r"D\d+:\d+", part):
+                ids.add(part)
+    return ids
+
+
+def record(agent: Any, thread: str, sessions: list[list[BaseMessage]]) -> None:
+    """Record sessions the way the agent's queue holds them: the queue stays a bounded window
+    (older sessions are removed from it, as eviction does), the checkpoints keep everything."""
+    config = {"configurable": {"thread_id": thread}}
+    previous: list[BaseMessage] = []
+    for batch in sessions:
+        removals = [RemoveMessage(id=m.id) for m in previous]
+        agent.update_state(config, {"messages": [*removals, *batch]}, as_node="execute_tools")
+        previous = batch
+
+
+def evaluate(path: str, limit: int | None, workdir: Path) -> dict[str, Any]:
+    data = json.loads(Path(path).read_text())
+    per_category: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
+    overall: dict[int, list[float]] = defaultdict(list)
+    latencies: list[float] = []
+    asked = 0
+    with open_sqlite_checkpointer(workdir / "locomo.sqlite") as saver:
+        agent = build_graph(ScriptedChatModel(), checkpointer=saver)
+        for sample in data:
+            thread = sample["sample_id"]
+            record(agent, thread, conversation_messages(sample))
+            search_conversation(saver, thread, "warm up")  # indexes the thread
+            for qa in sample["qa"]:
+                evidence = evidence_ids(qa.get("evidence") or [])
+                if not evidence:
+                    continue
+                if limit is not None and asked >= limit:
+                    break
+                asked += 1
+                started = time.perf_counter()
+                page = search_conversation(saver, thread, str(qa["question"]), limit=max(KS))
+                latencies.append(time.perf_counter() - started)
+                ranked = [h.message_id.split("/", 1)[1] for h in page.hits]
+                for k in KS:
+                    found = len(evidence & set(ranked[:k])) / len(evidence)
+                    per_category[qa["category"]][k].append(found)
+                    overall[k].append(found)
+    return {
+        "per_category": per_category,
+        "overall": overall,
+        "asked": asked,
+        "latencies": latencies,
+    }
+
+
+class MemoEmbeddings:
+    """Embeds each distinct text once: synthetic threads repeat sentences, and the latency
+    figures are about searching, not about embedding 100,000 documents on a laptop CPU."""
+
+    def __init__(self, model: EmbeddingModel) -> None:
+        self.model = model
+        self.cache: dict[str, list[float]] = {}
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        missing = [t for t in dict.fromkeys(texts) if t not in self.cache]
+        for text, vector in zip(missing, self.model.embed_documents(missing), strict=True):
+            self.cache[text] = vector
+        return [self.cache[t] for t in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.model.embed_query(text)
+
+
+def latency(
+    sizes: list[int], workdir: Path, data_path: str, queries: int = 50
+) -> list[dict[str, float]]:
+    """Search latency in one long thread of ``size`` messages.
+
+    The messages are real LoCoMo turns drawn at random (a realistic vocabulary; each distinct
+    text is embedded once), the queries real LoCoMo questions.
+    """
+    rng = random.Random(3)
+    data = json.loads(Path(data_path).read_text())
+    pool = [
+        m.content for sample in data for session in conversation_messages(sample) for m in session
+    ]
+    questions = [str(qa["question"]) for sample in data for qa in sample["qa"]]
+    base = load_embedding_model()
+    memo = EmbeddingModel(base.name, base.dimensions, MemoEmbeddings(base))  # type: ignore[arg-type]
+    results = []
+    for size in sizes:
+        with open_sqlite_checkpointer(workdir / f"latency-{size}.sqlite") as saver:
+            agent = build_graph(ScriptedChatModel(), checkpointer=saver)
+            thread = f"synthetic-{size}"
+            batches: list[list[BaseMessage]] = [[]]
+            for i in range(size):
+                kind = HumanMessage if i % 2 == 0 else AIMessage
+                batches[-1].append(
+                    kind(
+                        content=rng.choice(pool),
+                        id=f"s{size}-{i}",
+                        additional_kwargs={"timestamp": "2024-01-01T00:00:00"},
+                    )
+                )
+                if len(batches[-1]) == 1000:
+                    batches.append([])
+            record(agent, thread, batches)
+            source = f"sqlite:{workdir / f'latency-{size}.sqlite'}"
+            index = recall.recall_index(source)
+            index.embedder = memo
+            search_conversation(saver, thread, "warm up")
+            index.embedder = base
+            times = []
+            for _ in range(queries):
+                query = rng.choice(questions)
+                started = time.perf_counter()
+                search_conversation(saver, thread, query, limit=10)
+                times.append(time.perf_counter() - started)
+            # Keeping the index current: one more turn recorded, then caught up.
+            turn_costs = []
+            for t in range(10):
+                turn = [
+                    HumanMessage(content=f"new question {t} about the garden", id=f"n{size}-{t}a"),
+                    AIMessage(content=f"new answer {t} about the lake", id=f"n{size}-{t}b"),
+                ]
+                agent.update_state(
+                    {"configurable": {"thread_id": thread}},
+                    {"messages": turn},
+                    as_node="execute_tools",
+                )
+                started = time.perf_counter()
+                tid, cursor = index.thread(f"{source}|{thread}")
+                batch_read = drive(read_log(saver, thread, cursor))
+                index.add(tid, batch_read.messages, batch_read.cursor)
+                turn_costs.append(time.perf_counter() - started)
+            times.sort()
+            results.append(
+                {
+                    "size": size,
+                    "p50": statistics.median(times) * 1000,
+                    "p95": times[int(0.95 * (len(times) - 1))] * 1000,
+                    "index_per_turn": statistics.median(turn_costs) * 1000,
+                }
+            )
+            print(
+                f"  {size:>7,} messages: search p50 {results[-1]['p50']:.1f} ms, "
+                f"p95 {results[-1]['p95']:.1f} ms; keeping the index current: "
+                f"{results[-1]['index_per_turn']:.1f} ms per turn",
+                flush=True,
+            )
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("path", help="a LoCoMo-format JSON file")
+    parser.add_argument("--limit", type=int, help="ask only the first N questions")
+    parser.add_argument(
+        "--latency",
+        default="",
+        help="comma-separated thread sizes for the latency table, e.g. 1000,10000,100000",
+    )
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as tmp:
+        os.environ["MEMGPT_RECALL_INDEX"] = ""
+        result = evaluate(args.path, args.limit, Path(tmp))
+        print(f"{result['asked']} questions with evidence")
+        print(f"{'category':<22}" + "".join(f"{'R@' + str(k):>8}" for k in KS) + f"{'n':>6}")
+        for category in sorted(result["per_category"]):
+            scores = result["per_category"][category]
+            name = f"{category} {CATEGORIES.get(category, '')}"
+            print(
+                f"{name:<22}"
+                + "".join(f"{100 * statistics.mean(scores[k]):>7.1f}%" for k in KS)
+                + f"{len(scores[KS[0]]):>6}"
+            )
+        print(
+            f"{'overall':<22}"
+            + "".join(f"{100 * statistics.mean(result['overall'][k]):>7.1f}%" for k in KS)
+        )
+        lat = sorted(result["latencies"])
+        print(
+            f"search latency on these threads: p50 {1000 * statistics.median(lat):.1f} ms, "
+            f"p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.1f} ms (query embedding included)"
+        )
+        if args.latency:
+            print("latency by thread size (synthetic messages):")
+            latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
+    print(f"recall@10 overall: {100 * statistics.mean(result['overall'][10]):.1f}%")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
