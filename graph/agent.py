@@ -29,6 +29,7 @@ from langgraph_memgpt.graph.prompts import (
 from langgraph_memgpt.graph.state import Block, Summary, TokenBudget, utc_now
 from langgraph_memgpt.models import load_chat_model
 from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
+from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS, archive_namespace
 from langgraph_memgpt.tools.base import AgentTool
 from langgraph_memgpt.tools.core_memory import CORE_MEMORY_TOOLS, SEND_MESSAGE
 from langgraph_memgpt.tools.recall import CONVERSATION_SEARCH
@@ -58,7 +59,12 @@ HUMAN_DESCRIPTION = "What you know about the user: name, facts, preferences, pla
 class AgentSpec:
     model: BaseChatModel | None = None
     summarizer: BaseChatModel | None = None
-    tools: tuple[AgentTool, ...] = (SEND_MESSAGE, *CORE_MEMORY_TOOLS, CONVERSATION_SEARCH)
+    tools: tuple[AgentTool, ...] = (
+        SEND_MESSAGE,
+        *CORE_MEMORY_TOOLS,
+        CONVERSATION_SEARCH,
+        *ARCHIVAL_TOOLS,
+    )
     extra_blocks: tuple[BlockSpec, ...] = ()
     default_context: Context | None = None
 
@@ -67,12 +73,18 @@ class AgentSpec:
         return {tool.name: tool for tool in self.tools}
 
     @cached_property
-    def tool_schemas(self) -> list[dict[str, Any]]:
-        return [tool.schema() for tool in self.tools]
+    def _schemas(self) -> dict[bool, list[dict[str, Any]]]:
+        return {
+            has_store: [t.schema() for t in self.tools if has_store or not t.requires_store]
+            for has_store in (False, True)
+        }
 
-    @cached_property
-    def tool_schema_tokens(self) -> int:
-        return counter.tool_schemas(self.tool_schemas)
+    def tool_schemas(self, store: BaseStore | None) -> list[dict[str, Any]]:
+        """Schemas of the tools this run can use (archival tools need a store)."""
+        return self._schemas[store is not None]
+
+    def tool_schema_tokens(self, store: BaseStore | None) -> int:
+        return counter.tool_schemas(self.tool_schemas(store))
 
     def context(self, runtime: Runtime[Context] | None) -> Context:
         """The run's context; runs started without one get the env/default configuration."""
@@ -122,8 +134,11 @@ class AgentSpec:
         }
 
     def archival_count(self, store: BaseStore | None, ctx: Context) -> int | None:
-        """Passages in the user's archive, or None when archival memory is not configured."""
-        return None
+        """Passages in the user's archive; None without a store, -1 if the store can't count."""
+        if store is None:
+            return None
+        count = getattr(store, "count", None)
+        return count(archive_namespace(ctx)) if callable(count) else -1
 
     def metadata(
         self,
@@ -154,7 +169,7 @@ class AgentSpec:
         queue: Sequence[BaseMessage] = state.get("messages") or []
         metadata = self.metadata(blocks, summary, queue, store, ctx)
         prompt = build_prompt(blocks, metadata, summary, queue)
-        budget = self.budget(blocks, summary, queue, metadata, ctx, state.get("budget"))
+        budget = self.budget(blocks, summary, queue, metadata, ctx, state.get("budget"), store)
         return prompt, budget
 
     def budget(
@@ -165,6 +180,7 @@ class AgentSpec:
         metadata: str,
         ctx: Context,
         previous: TokenBudget | None,
+        store: BaseStore | None = None,
     ) -> TokenBudget:
         # The metadata differs from step to step only in its numbers; cl100k splits digit runs
         # into the same groups whatever the digits, so counting it with digits zeroed is exact
@@ -176,13 +192,13 @@ class AgentSpec:
             _count_cached(render_summary(summary)) + MESSAGE_OVERHEAD_TOKENS if summary else 0
         )
         queue_tokens = counter.messages(queue)
-        estimate = system + core + self.tool_schema_tokens + summary_tokens + queue_tokens
+        estimate = system + core + self.tool_schema_tokens(store) + summary_tokens + queue_tokens
         ratio = _calibration(previous)
         budget = TokenBudget(
             context_window=ctx.context_window,
             system=system,
             core_memory=core,
-            tools=self.tool_schema_tokens,
+            tools=self.tool_schema_tokens(store),
             summary=summary_tokens,
             queue=queue_tokens,
             estimate=estimate,

@@ -91,6 +91,20 @@ class Context:
         default=5000,
         metadata={"description": "Character limit of each core memory block."},
     )
+    archival_scope: str = field(
+        default="user",
+        metadata={
+            "description": "'user': one archive per user, shared by their threads; "
+            "'thread': one archive per thread."
+        },
+    )
+    archival_page_size: int = field(
+        default=5, metadata={"description": "Results per page of archival_memory_search."}
+    )
+    archival_min_similarity: float = field(
+        default=0.0,
+        metadata={"description": "Drop semantic archival hits below this cosine similarity."},
+    )
     user_id: str = field(
         default="default",
         metadata={"description": "Whose memory this is: namespaces archival memory."},
@@ -131,5 +145,11 @@ class Context:
             )
         if self.max_steps < 1:
             raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
+        if self.archival_scope not in ("user", "thread"):
+            raise ValueError(
+                f"archival_scope must be 'user' or 'thread', got {self.archival_scope}"
+            )
+        if self.archival_page_size < 1:
+            raise ValueError(f"archival_page_size must be positive, got {self.archival_page_size}")
         if self.block_char_limit < 1:
             raise ValueError(f"block_char_limit must be positive, got {self.block_char_limit}")

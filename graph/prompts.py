@@ -74,7 +74,9 @@ def render_metadata(
     memory_updated_at: str | None,
 ) -> str:
     evicted = recall_count - in_context_count
-    archival = "not configured" if archival_count is None else f"{archival_count} passages"
+    archival = {None: "not configured", -1: "available"}.get(
+        archival_count, f"{archival_count} passages"
+    )
     return (
         "<memory_metadata>\n"
         f"- Recall memory: {recall_count} messages in this conversation, {in_context_count} in "

@@ -33,9 +33,9 @@ OVERFLOW_NOTE = (
 EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
 
 
-def _bound(agent: AgentSpec, ctx: Context) -> Any:
+def _bound(agent: AgentSpec, ctx: Context, runtime: Runtime[Context]) -> Any:
     model: BaseChatModel = agent.chat_model(ctx)
-    return model.bind_tools(agent.tool_schemas)
+    return model.bind_tools(agent.tool_schemas(runtime.store))
 
 
 def _prepare(state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec):
@@ -117,7 +117,7 @@ def reason_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentS
             content=OVERFLOW_NOTE.format(tokens=budget["budget"], window=ctx.context_window)
         )
         return {"messages": [stamp(note)], "heartbeat": False, "budget": budget}
-    model = _bound(agent, ctx)
+    model = _bound(agent, ctx, runtime)
     for _ in range(2):
         try:
             response = _clean((yield model_call(model, prompt)))

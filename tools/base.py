@@ -81,6 +81,8 @@ class AgentTool:
     heartbeat: bool = True
     json_schema: dict[str, Any] | None = None
     """Parameters schema for tools without a pydantic model (e.g. dict-schema LangChain tools)."""
+    requires_store: bool = False
+    """Offered to the model only when the run has a store (archival memory)."""
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-format tool schema the model is shown."""

@@ -23,7 +23,7 @@ def is_summarizer_call(messages) -> bool:
 
 def prompt_tokens(agent_spec: AgentSpec, prompt) -> int:
     """What the budget counts for a prompt: every message plus the tool schemas."""
-    return counter.messages(prompt) + agent_spec.tool_schema_tokens
+    return counter.messages(prompt) + agent_spec.tool_schema_tokens(None)
 
 
 def test_a_message_larger_than_the_window_is_cut_in_the_queue_but_kept_in_recall(

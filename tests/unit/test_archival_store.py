@@ -1,0 +1,140 @@
+"""SqliteVecStore keeps LangGraph's BaseStore contract: same results as InMemoryStore."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
+from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, PutOp, SearchOp
+from langgraph.store.memory import InMemoryStore
+from langgraph_memgpt.archival import SqliteVecStore
+from langgraph_memgpt.archival import driver as driver_module
+
+DIMS = 64
+
+
+def index() -> dict:
+    return {"dims": DIMS, "embed": DeterministicFakeEmbedding(size=DIMS), "fields": ["content"]}
+
+
+def stores(tmp_path):
+    return InMemoryStore(index=index()), SqliteVecStore(tmp_path / "a.sqlite", index=index())
+
+
+def fill(store) -> None:
+    store.put(("users", "ada"), "p1", {"content": "Ada's cat is called Miso", "n": 1, "tag": "pet"})
+    store.put(("users", "ada"), "p2", {"content": "Ada runs marathons", "n": 5, "tag": "sport"})
+    store.put(("users", "ada"), "p3", {"content": "Ada lives in Lisbon", "n": 3, "tag": "home"})
+    store.put(("users", "bob"), "p1", {"content": "Bob plays chess", "n": 2, "tag": "game"})
+    store.put(("teams", "red", "ada"), "t1", {"content": "Red team notes", "n": 9})
+    store.put(
+        ("users", "ada"), "p2", {"content": "Ada runs ultramarathons", "n": 7, "tag": "sport"}
+    )
+    store.put(("users", "bob"), "gone", {"content": "temporary", "n": 0})
+    store.put(("users", "bob"), "gone", None)
+
+
+def view(items) -> list:
+    return [(tuple(i.namespace), i.key, i.value) for i in items]
+
+
+def test_same_results_as_in_memory_store(tmp_path) -> None:
+    reference, ours = stores(tmp_path)
+    for store in (reference, ours):
+        fill(store)
+    cases = [
+        dict(namespace_prefix=("users",)),
+        dict(namespace_prefix=("users", "ada"), limit=2),
+        dict(namespace_prefix=("users", "ada"), limit=2, offset=1),
+        dict(namespace_prefix=("users",), filter={"tag": "sport"}),
+        dict(namespace_prefix=("users",), filter={"n": {"$gt": 2}}),
+        dict(namespace_prefix=("users",), filter={"n": {"$gte": 2, "$lt": 7}}),
+        dict(namespace_prefix=("users",), filter={"tag": {"$ne": "pet"}}),
+        dict(namespace_prefix=("nobody",)),
+        dict(namespace_prefix=()),
+    ]
+    for case in cases:
+        prefix = case.pop("namespace_prefix")
+        got, expected = ours.search(prefix, **case), reference.search(prefix, **case)
+        assert view(got) == view(expected), (prefix, case)
+    for query in ("cat", "Ada runs ultramarathons", "chess"):
+        for prefix in (("users",), ("users", "ada"), ()):
+            expected = reference.search(prefix, query=query, limit=4)
+            got = ours.search(prefix, query=query, limit=4)
+            assert view(got) == view(expected), (query, prefix)
+            assert [round(i.score, 5) for i in got] == [round(i.score, 5) for i in expected]
+        got = ours.search(("users",), query=query, filter={"tag": "sport"}, limit=3, offset=0)
+        assert view(got) == view(
+            reference.search(("users",), query=query, filter={"tag": "sport"}, limit=3)
+        )
+    # (A get on a namespace that does not exist comes after the listings: InMemoryStore's get
+    # creates an empty namespace that its list_namespaces then reports; ours does not.)
+    for namespace, key in ((("users", "ada"), "p2"), (("users", "bob"), "gone")):
+        mine, theirs = ours.get(namespace, key), reference.get(namespace, key)
+        assert (mine.value if mine else None) == (theirs.value if theirs else None)
+    listings = [
+        dict(),
+        dict(prefix=("users",)),
+        dict(suffix=("ada",)),
+        dict(max_depth=1),
+        dict(limit=1, offset=1),
+        dict(prefix=("users", "*")),
+    ]
+    for case in listings:
+        assert ours.list_namespaces(**case) == reference.list_namespaces(**case), case
+    assert ours.get(("x",), "y") is None and reference.get(("x",), "y") is None
+    # A batch reads the store as it was before its own writes, like InMemoryStore.
+    batch = [
+        PutOp(("users", "cy"), "k", {"content": "new"}),
+        GetOp(("users", "cy"), "k"),
+        SearchOp(("users", "cy")),
+        ListNamespacesOp(match_conditions=(MatchCondition("prefix", ("users", "cy")),)),
+    ]
+    assert [type(r) for r in ours.batch(batch)] == [type(r) for r in reference.batch(batch)]
+    assert ours.get(("users", "cy"), "k").value == {"content": "new"}
+
+
+async def test_async_operations(tmp_path) -> None:
+    store = SqliteVecStore(tmp_path / "a.sqlite", index=index())
+    await store.aput(("u",), "k", {"content": "hello world"})
+    assert (await store.aget(("u",), "k")).value == {"content": "hello world"}
+    found = await store.asearch(("u",), query="hello world")
+    assert found[0].key == "k" and found[0].score == pytest.approx(1.0, abs=1e-5)
+    await store.adelete(("u",), "k")
+    assert await store.aget(("u",), "k") is None
+
+
+def test_ttl_expires_items(tmp_path) -> None:
+    store = SqliteVecStore(tmp_path / "a.sqlite", index=index())
+    store.put(("u",), "short", {"content": "brief"}, ttl=0.002)  # minutes: 0.12 s
+    store.put(("u",), "long", {"content": "lasting"})
+    assert store.get(("u",), "short") is not None
+    time.sleep(0.3)
+    assert store.get(("u",), "short") is None
+    assert [i.key for i in store.search(("u",))] == ["long"]
+    assert store.sweep_ttl() == 1
+
+
+def test_dimension_mismatch_is_a_clear_error(tmp_path) -> None:
+    SqliteVecStore(tmp_path / "a.sqlite", index=index()).put(("u",), "k", {"content": "x"})
+    other = {"dims": 32, "embed": DeterministicFakeEmbedding(size=32), "fields": ["content"]}
+    with pytest.raises(ValueError, match="holds 64-dimension vectors"):
+        SqliteVecStore(tmp_path / "a.sqlite", index=other)
+
+
+def test_no_extension_capable_driver_names_the_fix(monkeypatch, tmp_path) -> None:
+    monkeypatch.setattr(driver_module, "_drivers", lambda: [])
+    with pytest.raises(RuntimeError, match="pip install pysqlite3-binary"):
+        SqliteVecStore(tmp_path / "b.sqlite")
+
+
+def test_other_namespaces_are_never_returned_even_for_verbatim_quotes(tmp_path) -> None:
+    store = SqliteVecStore(tmp_path / "a.sqlite", index=index())
+    secret = "Ada's bank PIN is 4711 and her passport number is X123"
+    store.put(("archival", "ada"), "s", {"content": secret})
+    store.put(("archival", "bob"), "b", {"content": "Bob likes chess"})
+    assert [i.key for i in store.search(("archival", "bob"), query=secret)] == ["b"]
+    assert store.keyword_search(("archival", "bob"), secret) == []
+    assert store.keyword_search(("archival", "ada"), "passport")[0][0] == "s"
+    assert store.count(("archival", "bob")) == 1

@@ -1,0 +1,241 @@
+"""archival_memory_insert / archival_memory_search: the agent's unbounded long-term store.
+
+The tools talk only to the ``BaseStore`` the runtime provides (ours locally, LangGraph
+Platform's PostgreSQL store when deployed, ``InMemoryStore`` in tests). Passages live under
+``("archival", user_id)``: one archive per user, shared by that user's threads (or one per
+thread with ``archival_scope="thread"``), so a search can only ever see its own user's passages.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, timedelta
+from typing import Literal
+
+from langgraph.store.base import BaseStore, SearchItem
+from langgraph_memgpt.checkpoints.recall_index import RRF_K, _parse_bound, keyword_query
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.state import utc_now
+from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
+from pydantic import BaseModel, Field
+
+CHUNK_CHARS = 2_000
+"""Longer content is split into passages of about this size (one id each, a shared source)."""
+MAX_INSERT_CHARS = 200_000
+"""Larger documents go through ``langgraph-memgpt ingest`` (or the ingest API)."""
+CANDIDATES = 100
+SNIPPET_CHARS = 600
+
+
+def archive_namespace(ctx: Context, thread_id: str | None = None) -> tuple[str, ...]:
+    if ctx.archival_scope == "thread" and thread_id:
+        return ("archival", ctx.user_id, thread_id)
+    return ("archival", ctx.user_id)
+
+
+def split_passages(content: str, chunk_chars: int = CHUNK_CHARS) -> list[str]:
+    if len(content) <= chunk_chars:
+        return [content]
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=chunk_chars, chunk_overlap=chunk_chars // 10
+    )
+    return [chunk for chunk in splitter.split_text(content) if chunk.strip()]
+
+
+def normalize_tags(tags: Sequence[str] | None) -> list[str]:
+    return sorted({t.strip().lower() for t in tags or [] if t and t.strip()})
+
+
+def insert_passages(
+    store: BaseStore,
+    namespace: tuple[str, ...],
+    content: str,
+    tags: Sequence[str] | None = None,
+    *,
+    source: str | None = None,
+) -> list[str]:
+    """Store ``content`` as one or more passages in one batch; returns their ids."""
+    if not content.strip():
+        raise ValueError("content is empty; nothing to store")
+    passages = split_passages(content)
+    source_id = f"src-{uuid.uuid4().hex[:12]}"
+    now = utc_now()
+    ids = [f"p-{uuid.uuid4().hex[:12]}" for _ in passages]
+    from langgraph.store.base import PutOp
+
+    store.batch(
+        [
+            PutOp(
+                namespace,
+                key,
+                {
+                    "content": text,
+                    "tags": normalize_tags(tags),
+                    "created_at": now,
+                    "source_id": source_id,
+                    "source": source,
+                    "chunk": number,
+                    "chunks": len(passages),
+                },
+            )
+            for number, (key, text) in enumerate(zip(ids, passages, strict=True))
+        ]
+    )
+    return ids
+
+
+def hybrid_search(
+    store: BaseStore,
+    namespace: tuple[str, ...],
+    query: str,
+    *,
+    min_similarity: float = 0.0,
+) -> list[tuple[SearchItem, float]]:
+    """Passages ranked by keyword and semantic rank fusion (best first), with relevance."""
+    semantic = store.search(namespace, query=query, limit=CANDIDATES)
+    if min_similarity > 0:
+        semantic = [i for i in semantic if i.score is None or i.score >= min_similarity]
+    by_key = {item.key: item for item in semantic}
+    if hasattr(store, "keyword_search"):
+        keyword_keys = [key for key, _ in store.keyword_search(namespace, query, CANDIDATES)]
+        for key in keyword_keys:
+            if key not in by_key and (item := store.get(namespace, key)) is not None:
+                by_key[key] = SearchItem(
+                    item.namespace,
+                    item.key,
+                    item.value,
+                    item.created_at,
+                    item.updated_at,
+                    score=None,
+                )
+    else:  # another store: rank the semantic candidates by the query's words they contain
+        terms = set((keyword_query(query) or "").replace('"', "").split(" OR ")) - {""}
+        overlap = {
+            i.key: sum(t in str(i.value.get("content", "")).lower() for t in terms)
+            for i in semantic
+        }
+        keyword_keys = [k for k, n in sorted(overlap.items(), key=lambda kv: -kv[1]) if n]
+    scores: dict[str, float] = {}
+    for ranking in ([i.key for i in semantic], keyword_keys):
+        for rank, key in enumerate(ranking):
+            scores[key] = scores.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+    ranked = sorted(scores.items(), key=lambda kv: -kv[1])
+    return [(by_key[key], score) for key, score in ranked if key in by_key]
+
+
+class InsertArgs(BaseModel):
+    content: str = Field(description="What to remember, written to be understood later.")
+    tags: list[str] | None = Field(default=None, description="Optional labels, e.g. ['work'].")
+
+
+class SearchArgs(BaseModel):
+    query: str = Field(description="What to look for (words or a question).")
+    tags: list[str] | None = Field(default=None, description="Only passages with these tags.")
+    tag_match: Literal["any", "all"] = Field(
+        default="any", description="'any': at least one of the tags; 'all': every tag."
+    )
+    start_datetime: str | None = Field(default=None, description="ISO date/time lower bound.")
+    end_datetime: str | None = Field(
+        default=None, description="ISO date/time upper bound; a bare date includes that day."
+    )
+    page: int = Field(default=0, ge=0, description="Page number, from 0.")
+
+
+def _store(ctx: ToolContext) -> BaseStore:
+    if ctx.store is None:
+        raise ToolFailure("archival memory is not configured: this run has no store")
+    return ctx.store
+
+
+def _thread_id(ctx: ToolContext) -> str | None:
+    thread = ((ctx.config or {}).get("configurable") or {}).get("thread_id")
+    return str(thread) if thread is not None else None
+
+
+def archival_memory_insert(args: InsertArgs, ctx: ToolContext) -> ToolOutcome:
+    store = _store(ctx)
+    if len(args.content) > MAX_INSERT_CHARS:
+        raise ToolFailure(
+            f"content has {len(args.content):,} characters, more than {MAX_INSERT_CHARS:,}; "
+            "store a summary, or ingest the document with `langgraph-memgpt ingest`"
+        )
+    try:
+        ids = insert_passages(
+            store, archive_namespace(ctx.context, _thread_id(ctx)), args.content, args.tags
+        )
+    except ValueError as error:
+        raise ToolFailure(str(error)) from None
+    if len(ids) == 1:
+        return ToolOutcome(text=f"Stored in archival memory as {ids[0]}.")
+    return ToolOutcome(
+        text=f"Stored in archival memory as {len(ids)} passages ({ids[0]} ... {ids[-1]})."
+    )
+
+
+def archival_memory_search(args: SearchArgs, ctx: ToolContext) -> ToolOutcome:
+    store = _store(ctx)
+    if not args.query.strip():
+        raise ToolFailure("query is empty; say what to look for")
+    try:
+        start = _parse_bound(args.start_datetime, "start_datetime")
+        end = _parse_bound(args.end_datetime, "end_datetime")
+    except ValueError as error:
+        raise ToolFailure(str(error)) from None
+    if end is not None and args.end_datetime and len(args.end_datetime.strip()) <= 10:
+        end += timedelta(days=1)
+    wanted = set(normalize_tags(args.tags))
+    namespace = archive_namespace(ctx.context, _thread_id(ctx))
+    results = []
+    for item, score in hybrid_search(
+        store, namespace, args.query, min_similarity=ctx.context.archival_min_similarity
+    ):
+        tags = set(item.value.get("tags") or [])
+        if wanted and not (wanted <= tags if args.tag_match == "all" else wanted & tags):
+            continue
+        created = item.created_at.astimezone(UTC)
+        if (start and created < start) or (end and created >= end):
+            continue
+        results.append((item, score))
+    size = ctx.context.archival_page_size
+    pages = max(1, -(-len(results) // size))
+    shown = results[args.page * size : (args.page + 1) * size]
+    if not results:
+        return ToolOutcome(text=f'No archival passages match "{args.query}".')
+    lines = [f"Showing {len(shown)} of {len(results)} results (page {args.page + 1}/{pages}):"]
+    for number, (item, score) in enumerate(shown, start=args.page * size + 1):
+        text = str(item.value.get("content", ""))
+        if len(text) > SNIPPET_CHARS:
+            text = text[:SNIPPET_CHARS] + f"... [cut: {len(text) - SNIPPET_CHARS:,} more chars]"
+        tags = ", ".join(item.value.get("tags") or []) or "none"
+        when = item.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+        similarity = f", similarity {item.score:.2f}" if item.score is not None else ""
+        lines.append(
+            f"{number}. [id={item.key}, {when}, tags: {tags}, relevance "
+            f"{score * (RRF_K + 1) / 2:.2f}{similarity}] {text}"
+        )
+    if args.page + 1 < pages:
+        lines.append(f"(more: call again with page={args.page + 1})")
+    return ToolOutcome(text="\n".join(lines))
+
+
+ARCHIVAL_TOOLS: tuple[AgentTool, ...] = (
+    AgentTool(
+        name="archival_memory_insert",
+        description="Save a fact or document to archival memory (unbounded, searchable "
+        "later). Use it for things worth keeping that do not belong in core memory.",
+        args_model=InsertArgs,
+        run=archival_memory_insert,
+        requires_store=True,
+    ),
+    AgentTool(
+        name="archival_memory_search",
+        description="Search archival memory by meaning and keywords; filter by tags and "
+        "dates; page through results.",
+        args_model=SearchArgs,
+        run=archival_memory_search,
+        requires_store=True,
+    ),
+)
