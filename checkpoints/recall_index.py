@@ -25,31 +25,36 @@ from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.graph.state import message_timestamp
 
 SEARCH_TOOL_NAME = "conversation_search"
-# Rank fusion: score = sum(weight / (RRF_K + rank)) over the keyword and the semantic lists.
-RRF_K = 60
+# Ranking, measured on the LoCoMo dev conversations (tests/benchmarks/locomo_recall.py):
+# BM25 over the message and its neighbours (+17 points of recall@10 over the message alone),
+# a dense score over the message and its neighbour windows, fused by reciprocal rank.
+RRF_K = 10
 KEYWORD_WEIGHT = 1.0
 SEMANTIC_WEIGHT = 1.0
-CONTEXT_WEIGHT = 0.3
-"""BM25 weight of the neighbours' text relative to the message's own text."""
-CANDIDATES = 200
+FTS_COLUMNS = ("thread", "body", "prev1", "next1", "prev2", "next2", "date")
+FTS_WEIGHTS = (0.0, 1.0, 0.5, 0.5, 0.25, 0.25, 1.0)
+"""bm25 weight per column: the message, its +-1 and +-2 neighbours, its date in words."""
+SESSION_GAP = timedelta(hours=4)
+"""Messages further apart than this are different sessions: neighbours stay within one."""
+CANDIDATES = 100
 """How deep each ranked list is read before fusion (and so the most results a search has)."""
-MIN_SIMILARITY = 0.25
-"""Semantic hits below this cosine similarity are not results on their own."""
+MIN_SIMILARITY = 0.2
+"""Semantic hits below this similarity are not results on their own."""
 
-_WORD = re.compile(r"[\w']+", re.UNICODE)
-# Function words that carry no topic; questions are full of them ("what did ... when").
+_WORD = re.compile(r"\w+", re.UNICODE)
+# NLTK's English stopword list (179 words): function words that carry no topic.
 STOPWORDS = frozenset(
-    """a about above after again against all am an and any are aren't as at be because been
-    before being below between both but by can can't cannot could couldn't did didn't do does
-    doesn't doing don't down during each few for from further had hadn't has hasn't have
-    haven't having he he'd he'll he's her here here's hers herself him himself his how how's i
-    i'd i'll i'm i've if in into is isn't it it's its itself let's me more most mustn't my
-    myself no nor not of off on once only or other ought our ours ourselves out over own same
-    shan't she she'd she'll she's should shouldn't so some such than that that's the their
-    theirs them themselves then there there's these they they'd they'll they're they've this
-    those through to too under until up very was wasn't we we'd we'll we're we've were weren't
-    what what's when when's where where's which while who who's whom why why's with won't would
-    wouldn't you you'd you'll you're you've your yours yourself yourselves""".split()
+    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+    yourselves he him his himself she she's her hers herself it it's its itself they them their
+    theirs themselves what which who whom this that that'll these those am is are was were be
+    been being have has had having do does did doing a an the and but if or because as until
+    while of at by for with about against between into through during before after above below
+    to from up down in out on off over under again further then once here there when where why
+    how all any both each few more most other some such no nor not only own same so than too
+    very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
+    couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
+    mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
+    weren't won won't wouldn wouldn't""".split()
 )
 
 
@@ -103,6 +108,22 @@ def role_of(message: BaseMessage) -> str:
     return {"human": "user", "ai": "assistant"}.get(message.type, message.type)
 
 
+def date_words(timestamp: str | None) -> str:
+    """'2023-05-08T13:56:00+00:00' -> '1:56 pm on Monday 8 May, 2023' (matches 'May 2023')."""
+    if not timestamp:
+        return ""
+    moment = datetime.fromisoformat(timestamp)
+    hour = moment.hour % 12 or 12
+    half = "am" if moment.hour < 12 else "pm"
+    return (
+        f"{hour}:{moment.minute:02d} {half} on {moment:%A} {moment.day} {moment:%B}, {moment.year}"
+    )
+
+
+def speaker_text(name: str | None, text: str) -> str:
+    return f"{name}: {text}" if name else text
+
+
 def normalize_timestamp(value: str | None) -> str | None:
     """ISO-8601 in UTC (naive times are taken as UTC), so timestamps compare as strings."""
     if not value:
@@ -116,22 +137,43 @@ def normalize_timestamp(value: str | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
-def keyword_query(text: str) -> str | None:
-    """An FTS5 query: the content words of ``text``, any of them may match."""
-    words = [w.lower().strip("'") for w in _WORD.findall(text)]
-    terms = sorted({w for w in words if w and w not in STOPWORDS})
+def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None:
+    """An FTS5 query: the content words of ``text`` (not ``ignore``), any of them may match.
+
+    Words go in unstemmed: FTS5's porter tokenizer stems query and text alike.
+    """
+    words = [w.lower() for w in _WORD.findall(text)]
+    terms = sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
+INDEX_VERSION = "2"
+"""Bumped when the layout or the indexed text changes: an older index is rebuilt (it is
+derived from the checkpoints, so nothing is lost)."""
+
+
 @dataclass
 class _ThreadVectors:
-    """A thread's embeddings in memory, in entry order (rowid), with filter columns."""
+    """A thread's search vectors in memory (float32, one row per entry), by rowid."""
 
     rowids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    positions: dict[int, int] = field(default_factory=dict)
     max_rowid: int = 0
+
+
+def _as_int8(vector: Sequence[float]) -> bytes:
+    return (
+        np.clip(np.round(np.asarray(vector, dtype=np.float32) * 127), -127, 127)
+        .astype(np.int8)
+        .tobytes()
+    )
+
+
+def _from_int8(blob: bytes) -> np.ndarray:
+    return np.frombuffer(blob, dtype=np.int8).astype(np.float32) / 127
 
 
 class RecallIndex:
@@ -148,36 +190,40 @@ class RecallIndex:
         self._setup()
 
     def _setup(self) -> None:
+        identity = json.dumps(
+            {
+                "model": self.embedder.name,
+                "dimensions": self.embedder.dimensions,
+                "version": INDEX_VERSION,
+            }
+        )
         with self.lock, self.conn:
             self.conn.execute("PRAGMA journal_mode=WAL")
+            self.conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
+            stored = self.conn.execute("SELECT value FROM meta WHERE key = 'index'").fetchone()
+            if stored is None or stored[0] != identity:
+                # Another layout or embedding model: drop the derived data, rebuild on demand.
+                self.conn.executescript(
+                    "DROP TABLE IF EXISTS threads; DROP TABLE IF EXISTS entries; "
+                    "DROP TABLE IF EXISTS entries_fts;"
+                )
+            self.conn.execute("INSERT OR REPLACE INTO meta VALUES ('index', ?)", (identity,))
+            columns = ", ".join(FTS_COLUMNS)
             self.conn.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+                f"""
                 CREATE TABLE IF NOT EXISTS threads (
                     tid INTEGER PRIMARY KEY, thread_key TEXT UNIQUE, cursor TEXT,
                     next_seq INTEGER NOT NULL DEFAULT 0);
                 CREATE TABLE IF NOT EXISTS entries (
                     rowid INTEGER PRIMARY KEY, tid INTEGER NOT NULL, message_id TEXT NOT NULL,
                     seq INTEGER NOT NULL, role TEXT NOT NULL, name TEXT, ts TEXT,
-                    text TEXT NOT NULL, searchable INTEGER NOT NULL, vec BLOB,
-                    UNIQUE (tid, message_id));
+                    text TEXT NOT NULL, searchable INTEGER NOT NULL, session INTEGER NOT NULL,
+                    self_vec BLOB, vec BLOB, UNIQUE (tid, message_id));
                 CREATE INDEX IF NOT EXISTS entries_seq ON entries (tid, seq);
                 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
-                    thread, body, context, tokenize = 'porter unicode61');
+                    {columns}, tokenize = 'porter unicode61');
                 """
             )
-            stored = self.conn.execute("SELECT value FROM meta WHERE key = 'embedding'").fetchone()
-            identity = json.dumps(
-                {"model": self.embedder.name, "dimensions": self.embedder.dimensions}
-            )
-            if stored is None:
-                self.conn.execute("INSERT INTO meta VALUES ('embedding', ?)", (identity,))
-            elif json.loads(stored[0])["dimensions"] != self.embedder.dimensions:
-                raise ValueError(
-                    f"recall index {self.path} was built with {stored[0]}; the configured "
-                    f"embedding model {self.embedder.name} has {self.embedder.dimensions} "
-                    "dimensions. Delete the index file to rebuild it from the checkpoints."
-                )
 
     # -- bookkeeping -----------------------------------------------------------------------
 
@@ -193,88 +239,187 @@ class RecallIndex:
         return tid, json.loads(cursor)
 
     def add(self, tid: int, messages: Sequence[BaseMessage], cursor: dict[str, Any]) -> int:
-        """Index new messages (and longer versions of known ones); returns how many changed."""
+        """Index new messages (and longer versions of known ones); returns how many changed.
+
+        A new message also changes its neighbours' entries (their context columns and
+        window vectors), so those are rewritten too.
+        """
         with self.lock:
-            known = (
-                {
-                    row[0]: (row[1], row[2])
-                    for row in self.conn.execute(
-                        "SELECT message_id, rowid, length(text) FROM entries WHERE tid = ? "
-                        f"AND message_id IN ({','.join('?' * len(messages))})",
-                        (tid, *(m.id for m in messages)),
-                    )
-                }
-                if messages
-                else {}
-            )
+            known = self._known(tid, messages)
             fresh = [
                 m for m in messages if m.id not in known or len(indexed_text(m)) > known[m.id][1]
             ]
             texts = [indexed_text(m) for m in fresh]
-            searchable = [
-                bool(t) and not is_search_echo(m) for m, t in zip(fresh, texts, strict=True)
-            ]
-            to_embed = [t for t, ok in zip(texts, searchable, strict=True) if ok]
-            vectors = self.embedder.embed_documents(to_embed)
-            vector_iter = iter(vectors)
             with self.conn:
-                next_seq = self.conn.execute(
-                    "SELECT next_seq FROM threads WHERE tid = ?", (tid,)
-                ).fetchone()[0]
-                for message, text, ok in zip(fresh, texts, searchable, strict=True):
-                    vec = np.asarray(next(vector_iter), dtype=np.float16).tobytes() if ok else None
-                    row = (
-                        role_of(message),
-                        message.name,
-                        normalize_timestamp(message_timestamp(message)),
-                        text,
-                        int(ok),
-                        vec,
-                    )
-                    if message.id in known:
-                        rowid = known[message.id][0]
-                        self.conn.execute(
-                            "UPDATE entries SET role=?, name=?, ts=?, text=?, searchable=?, "
-                            "vec=? WHERE rowid=?",
-                            (*row, rowid),
-                        )
-                        self._vectors.pop(tid, None)  # a vector changed in place
-                    else:
-                        rowid = self.conn.execute(
-                            "INSERT INTO entries (tid, message_id, seq, role, name, ts, text, "
-                            "searchable, vec) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                            (tid, message.id, next_seq, *row),
-                        ).lastrowid
-                        next_seq += 1
-                    self._refresh_fts(tid, rowid)
+                touched = self._store_entries(tid, fresh, texts, known)
+                self._reindex(tid, touched)
                 self.conn.execute(
-                    "UPDATE threads SET next_seq = ?, cursor = ? WHERE tid = ?",
-                    (next_seq, json.dumps(cursor), tid),
+                    "UPDATE threads SET cursor = ? WHERE tid = ?", (json.dumps(cursor), tid)
                 )
         return len(fresh)
 
-    def _refresh_fts(self, tid: int, rowid: int) -> None:
-        """(Re)write the FTS rows of an entry and of its neighbours, whose context it is."""
-        seq = self.conn.execute("SELECT seq FROM entries WHERE rowid = ?", (rowid,)).fetchone()[0]
-        rows = self.conn.execute(
-            "SELECT rowid, seq, name, text, searchable FROM entries WHERE tid = ? "
-            "AND seq BETWEEN ? AND ? ORDER BY seq",
-            (tid, seq - 2, seq + 2),
-        ).fetchall()
-        by_seq = {r[1]: r for r in rows}
-        for s in (seq - 1, seq, seq + 1):
-            row = by_seq.get(s)
-            if row is None:
-                continue
-            self.conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (row[0],))
-            if not row[4]:
-                continue
-            body = f"{row[2] or ''} {row[3]}".strip()
-            context = " ".join(by_seq[n][3] for n in (s - 1, s + 1) if n in by_seq and by_seq[n][4])
-            self.conn.execute(
-                "INSERT INTO entries_fts (rowid, thread, body, context) VALUES (?, ?, ?, ?)",
-                (row[0], f"t{tid}", body, context),
+    def _known(self, tid: int, messages: Sequence[BaseMessage]) -> dict[str, tuple[int, int]]:
+        known: dict[str, tuple[int, int]] = {}
+        ids = [m.id for m in messages]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            for row in self.conn.execute(
+                "SELECT message_id, rowid, length(text) FROM entries WHERE tid = ? "
+                f"AND message_id IN ({','.join('?' * len(chunk))})",
+                (tid, *chunk),
+            ):
+                known[row[0]] = (row[1], row[2])
+        return known
+
+    def _store_entries(
+        self,
+        tid: int,
+        fresh: Sequence[BaseMessage],
+        texts: Sequence[str],
+        known: dict[str, tuple[int, int]],
+    ) -> set[int]:
+        """Write the entries' rows and own vectors; returns rowids whose index must change."""
+        searchable = [bool(t) and not is_search_echo(m) for m, t in zip(fresh, texts, strict=True)]
+        own = iter(
+            self.embedder.embed_documents(
+                [
+                    speaker_text(m.name, t)
+                    for m, t, ok in zip(fresh, texts, searchable, strict=True)
+                    if ok
+                ]
             )
+        )
+        (next_seq,) = self.conn.execute(
+            "SELECT next_seq FROM threads WHERE tid = ?", (tid,)
+        ).fetchone()
+        last = self.conn.execute(
+            "SELECT ts, session FROM entries WHERE tid = ? AND searchable = 1 "
+            "ORDER BY seq DESC LIMIT 1",
+            (tid,),
+        ).fetchone()
+        last_ts, session = (last[0], last[1]) if last else (None, 0)
+        touched: set[int] = set()
+        for message, text, ok in zip(fresh, texts, searchable, strict=True):
+            ts = normalize_timestamp(message_timestamp(message))
+            self_vec = _as_int8(next(own)) if ok else None
+            row = (role_of(message), message.name, ts, text, int(ok), self_vec)
+            if message.id in known:
+                rowid = known[message.id][0]
+                self.conn.execute(
+                    "UPDATE entries SET role=?, name=?, ts=?, text=?, searchable=?, self_vec=? "
+                    "WHERE rowid=?",
+                    (*row, rowid),
+                )
+            else:
+                if (
+                    ok
+                    and ts
+                    and last_ts
+                    and (datetime.fromisoformat(ts) - datetime.fromisoformat(last_ts) > SESSION_GAP)
+                ):
+                    session += 1
+                rowid = self.conn.execute(
+                    "INSERT INTO entries (tid, message_id, seq, role, name, ts, text, "
+                    "searchable, self_vec, session) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (tid, message.id, next_seq, *row, session),
+                ).lastrowid
+                next_seq += 1
+                if ok and ts:
+                    last_ts = ts
+            touched.add(rowid)
+        self.conn.execute("UPDATE threads SET next_seq = ? WHERE tid = ?", (next_seq, tid))
+        return touched
+
+    def _neighbourhood(self, tid: int, rowid: int) -> list[tuple]:
+        """Searchable entries of the same session around ``rowid``, in order."""
+        seq, session = self.conn.execute(
+            "SELECT seq, session FROM entries WHERE rowid = ?", (rowid,)
+        ).fetchone()
+        before = self.conn.execute(
+            "SELECT rowid, name, text, ts, self_vec FROM entries WHERE tid = ? AND session = ? "
+            "AND searchable = 1 AND seq < ? ORDER BY seq DESC LIMIT 2",
+            (tid, session, seq),
+        ).fetchall()[::-1]
+        after = self.conn.execute(
+            "SELECT rowid, name, text, ts, self_vec FROM entries WHERE tid = ? AND session = ? "
+            "AND searchable = 1 AND seq > ? ORDER BY seq LIMIT 2",
+            (tid, session, seq),
+        ).fetchall()
+        me = self.conn.execute(
+            "SELECT rowid, name, text, ts, self_vec, searchable FROM entries WHERE rowid = ?",
+            (rowid,),
+        ).fetchone()
+        return [*before, me, *after]
+
+    def _reindex(self, tid: int, touched: set[int]) -> None:
+        """Rewrite FTS rows and combined vectors of the touched entries and their neighbours."""
+        affected = set(touched)
+        for rowid in touched:
+            affected.update(r[0] for r in self._neighbourhood(tid, rowid)[:5] if r)
+        plans = []
+        for rowid in sorted(affected):
+            around = self._neighbourhood(tid, rowid)
+            centre = next(i for i, r in enumerate(around) if r[0] == rowid)
+            me = around[centre]
+            self.conn.execute("DELETE FROM entries_fts WHERE rowid = ?", (rowid,))
+            if len(me) > 5 and not me[5]:
+                self.conn.execute("UPDATE entries SET vec = NULL WHERE rowid = ?", (rowid,))
+                self._forget_vector(tid, rowid)
+                continue
+
+            def text_at(offset: int, around: list = around, centre: int = centre) -> str:
+                index = centre + offset
+                return around[index][2] if 0 <= index < len(around) else ""
+
+            self.conn.execute(
+                f"INSERT INTO entries_fts (rowid, {', '.join(FTS_COLUMNS)}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    rowid,
+                    f"t{tid}",
+                    text_at(0),
+                    text_at(-1),
+                    text_at(1),
+                    text_at(-2),
+                    text_at(2),
+                    date_words(me[3]),
+                ),
+            )
+            window = [speaker_text(r[1], r[2]) for r in around]
+            plans.append(
+                (
+                    rowid,
+                    me[4],
+                    " ".join(window[max(0, centre - 1) : centre + 2]),
+                    " ".join(window[max(0, centre - 2) : centre + 3]),
+                )
+            )
+        windows = (
+            self.embedder.embed_documents([text for plan in plans for text in plan[2:]])
+            if plans
+            else []
+        )
+        for number, (rowid, self_vec, _, _) in enumerate(plans):
+            # Mean of the three unit vectors: its dot product with a unit query is the mean
+            # of the three cosine similarities, so one vector per message is enough.
+            combined = (
+                _from_int8(self_vec)
+                + np.asarray(windows[2 * number], dtype=np.float32)
+                + np.asarray(windows[2 * number + 1], dtype=np.float32)
+            ) / 3
+            blob = combined.astype(np.float16).tobytes()
+            self.conn.execute("UPDATE entries SET vec = ? WHERE rowid = ?", (blob, rowid))
+            self._update_vector(tid, rowid, combined)
+
+    def _update_vector(self, tid: int, rowid: int, vector: np.ndarray) -> None:
+        cached = self._vectors.get(tid)
+        if cached is not None and rowid in cached.positions:
+            cached.matrix[cached.positions[rowid]] = vector
+
+    def _forget_vector(self, tid: int, rowid: int) -> None:
+        cached = self._vectors.get(tid)
+        if cached is not None and rowid in cached.positions:
+            cached.matrix[cached.positions[rowid]] = 0.0
 
     def clear(self, tid: int) -> None:
         with self.lock, self.conn:
@@ -294,6 +439,13 @@ class RecallIndex:
                 "SELECT count(*) FROM entries WHERE tid = ?", (tid,)
             ).fetchone()[0]
 
+    def speakers(self, tid: int) -> frozenset[str]:
+        """Names of the thread's speakers: in nearly every message, so useless as keywords."""
+        rows = self.conn.execute(
+            "SELECT DISTINCT name FROM entries WHERE tid = ? AND name IS NOT NULL", (tid,)
+        )
+        return frozenset(w.lower() for r in rows for w in _WORD.findall(r[0]))
+
     # -- search ----------------------------------------------------------------------------
 
     def _thread_vectors(self, tid: int) -> _ThreadVectors:
@@ -306,10 +458,14 @@ class RecallIndex:
         if rows:
             new = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
             new = new.reshape(len(rows), -1).astype(np.float32)
+            start = len(cached.rowids)
             matrix = new if cached.matrix.size == 0 else np.vstack([cached.matrix, new])
+            positions = dict(cached.positions)
+            positions.update({r[0]: start + i for i, r in enumerate(rows)})
             cached = _ThreadVectors(
                 rowids=np.concatenate([cached.rowids, [r[0] for r in rows]]).astype(np.int64),
                 matrix=matrix,
+                positions=positions,
                 max_rowid=rows[-1][0],
             )
             self._vectors[tid] = cached
@@ -332,9 +488,16 @@ class RecallIndex:
         ``exclude_ids``: messages not to return (e.g. the turn that is asking).
         """
         filters, params = ["e.tid = ?", "e.searchable = 1"], [tid]
+        excluded: set[int] = set()
         if exclude_ids:
-            filters.append(f"e.message_id NOT IN ({','.join('?' * len(exclude_ids))})")
-            params.extend(exclude_ids)
+            excluded = {
+                r[0]
+                for r in self.conn.execute(
+                    "SELECT rowid FROM entries WHERE tid = ? AND message_id IN "
+                    f"({','.join('?' * len(exclude_ids))})",
+                    (tid, *exclude_ids),
+                )
+            }
         if roles:
             filters.append(f"e.role IN ({','.join('?' * len(roles))})")
             params.extend(roles)
@@ -347,6 +510,10 @@ class RecallIndex:
         where = " AND ".join(filters)
         with self.lock:
             if not query.strip():
+                if excluded:
+                    filters.append(f"e.rowid NOT IN ({','.join('?' * len(excluded))})")
+                    params.extend(excluded)
+                    where = " AND ".join(filters)
                 total = self.conn.execute(
                     f"SELECT count(*) FROM entries e WHERE {where}", params
                 ).fetchone()[0]
@@ -374,17 +541,20 @@ class RecallIndex:
         for ranking, weight in ((keyword, KEYWORD_WEIGHT), (semantic, SEMANTIC_WEIGHT)):
             for rank, rowid in enumerate(ranking):
                 scores[rowid] = scores.get(rowid, 0.0) + weight / (RRF_K + rank + 1)
-        ranked = sorted(scores.items(), key=lambda item: -item[1])
+        ranked = sorted(
+            (item for item in scores.items() if item[0] not in excluded), key=lambda i: -i[1]
+        )
         return self._page(ranked, len(ranked), page, limit, offset_applied=False)
 
     def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
-        match = keyword_query(query)
+        match = keyword_query(query, ignore=self.speakers(tid))
         if match is None:
             return []
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
         rows = self.conn.execute(
             "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? "
-            "ORDER BY bm25(entries_fts, 0.0, 1.0, ?) LIMIT ?",
-            (f"thread:t{tid} AND ({match})", CONTEXT_WEIGHT, CANDIDATES * 4),
+            f"ORDER BY bm25(entries_fts, {weights}) LIMIT ?",
+            (f"thread:t{tid} AND ({match})", CANDIDATES * 4),
         ).fetchall()
         return [r[0] for r in rows if allowed is None or r[0] in allowed][:CANDIDATES]
 

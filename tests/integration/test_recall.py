@@ -29,6 +29,13 @@ FACTS = [
     "I run the Berlin marathon every September.",
 ]
 WINDOW = 3000
+
+
+def summarizer() -> ScriptedChatModel:
+    """Summaries come from their own model, so they never take the chat model's script."""
+    return ScriptedChatModel(default=AIMessage(content="They chatted about everyday things."))
+
+
 CONFIG = {"configurable": {"thread_id": "ada"}}
 
 
@@ -54,7 +61,9 @@ def queue_texts(agent: Any) -> str:
 
 def test_search_finds_evicted_messages_with_filters_and_pages(tmp_path: Path) -> None:
     with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
-        agent = build_graph(ScriptedChatModel(default=reply("Noted!")), checkpointer=saver)
+        agent = build_graph(
+            ScriptedChatModel(default=reply("Noted!")), checkpointer=saver, summarizer=summarizer()
+        )
         chat(agent, 45)
         assert "Lisbon" not in queue_texts(agent), "the fact was evicted from the window"
 
@@ -95,7 +104,7 @@ def test_search_finds_evicted_messages_with_filters_and_pages(tmp_path: Path) ->
 def test_the_tool_inside_the_graph_formats_pages_and_never_echoes(tmp_path: Path) -> None:
     model = ScriptedChatModel(default=reply("Noted!"))
     with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
-        agent = build_graph(model, checkpointer=saver)
+        agent = build_graph(model, checkpointer=saver, summarizer=summarizer())
         chat(agent, 40)
         for _ in range(2):  # search twice: the second must not find the first's result
             model.script = [
@@ -142,7 +151,7 @@ def test_the_tool_inside_the_graph_formats_pages_and_never_echoes(tmp_path: Path
 async def test_async_sqlite_saver(tmp_path: Path) -> None:
     model = ScriptedChatModel(default=reply("Noted!"))
     async with open_async_sqlite_checkpointer(tmp_path / "a.sqlite") as saver:
-        agent = build_graph(model, checkpointer=saver)
+        agent = build_graph(model, checkpointer=saver, summarizer=summarizer())
         for turn in range(35):
             text = FACTS[0] if turn == 0 else f"Small talk {turn}."
             await agent.ainvoke(
@@ -165,7 +174,9 @@ async def test_async_sqlite_saver(tmp_path: Path) -> None:
 
 def test_in_memory_saver_and_update_state_history() -> None:
     saver = InMemorySaver()
-    agent = build_graph(ScriptedChatModel(default=reply("ok")), checkpointer=saver)
+    agent = build_graph(
+        ScriptedChatModel(default=reply("ok")), checkpointer=saver, summarizer=summarizer()
+    )
     agent.update_state(
         CONFIG,
         {
@@ -194,17 +205,26 @@ def postgres_url() -> Any:
         yield url
 
 
-def test_postgres_checkpointer(postgres_url: str) -> None:
+@pytest.fixture
+def index_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Checkpointers other than SQLite keep their recall index at $MEMGPT_RECALL_INDEX."""
+    path = tmp_path / "recall-index.sqlite"
+    monkeypatch.setenv("MEMGPT_RECALL_INDEX", str(path))
+    return path
+
+
+def test_postgres_checkpointer(postgres_url: str, index_file: Path) -> None:
     from langgraph.checkpoint.postgres import PostgresSaver
 
     with PostgresSaver.from_conn_string(postgres_url) as saver:
         saver.setup()
         model = ScriptedChatModel(default=reply("Noted!"))
-        agent = build_graph(model, checkpointer=saver)
+        agent = build_graph(model, checkpointer=saver, summarizer=summarizer())
         chat(agent, 40)
         assert "Lisbon" not in queue_texts(agent)
         page = search_conversation(saver, "ada", "Where did my sister move?")
         assert page.hits[0].text == FACTS[0]
+        assert index_file.exists()
         model.script = [
             tool_turn(call("conversation_search", query="cat name", request_heartbeat=True)),
             reply("Miso."),
@@ -218,12 +238,14 @@ def test_postgres_checkpointer(postgres_url: str) -> None:
         assert FACTS[1] in found.content
 
 
-async def test_async_postgres_checkpointer(postgres_url: str) -> None:
+async def test_async_postgres_checkpointer(postgres_url: str, index_file: Path) -> None:
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     async with AsyncPostgresSaver.from_conn_string(postgres_url) as saver:
         await saver.setup()
-        agent = build_graph(ScriptedChatModel(default=reply("ok")), checkpointer=saver)
+        agent = build_graph(
+            ScriptedChatModel(default=reply("ok")), checkpointer=saver, summarizer=summarizer()
+        )
         config = {"configurable": {"thread_id": "async-ada"}}
         for turn in range(30):
             text = FACTS[2] if turn == 0 else f"Small talk {turn}."
