@@ -23,6 +23,8 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
+from langgraph_memgpt.archival import default_archive_path, open_archive
+from langgraph_memgpt.archival.ingest import ingest_files, print_progress
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
 from langgraph_memgpt.graph.prompts import reply_text
@@ -32,6 +34,7 @@ from langgraph_memgpt.models import (
     ollama_url,
     split_model_spec,
 )
+from langgraph_memgpt.tools.archival import archive_namespace
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 
@@ -138,8 +141,10 @@ def run_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = 
     thread = args.thread or f"chat-{uuid.uuid4().hex[:8]}"
     config = {"configurable": {"thread_id": thread}}
     db = Path(args.db) if args.db else default_checkpoint_path()
+    printer.line("loading the archive and its embedding model...")
+    store = open_archive(args.archive)
     with open_sqlite_checkpointer(db) as saver:
-        agent = build_graph(checkpointer=saver, context=ctx)
+        agent = build_graph(checkpointer=saver, store=store, context=ctx)
         existing = agent.get_state(config).values.get("messages") or []
         state = "continuing" if existing else "new"
         printer.line(f"{state} thread '{thread}' · model {ctx.model} · {db}")
@@ -206,6 +211,28 @@ def show_memory(values: dict[str, Any], printer: Printer) -> None:
         printer.line(f"[context] {budget['budget']}/{budget['context_window']} tokens")
 
 
+def run_ingest(args: argparse.Namespace) -> int:
+    ctx = Context(**({"user_id": args.user} if args.user else {}))
+    store = open_archive(args.archive)
+    try:
+        stored = ingest_files(
+            store,
+            archive_namespace(ctx),
+            [Path(p) for p in args.files],
+            tags=args.tag or (),
+            progress=print_progress,
+        )
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    total = sum(stored.values())
+    print(
+        f"stored {total} passages from {len(stored)} file(s) for user '{ctx.user_id}' "
+        f"in {store.path}"
+    )
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="langgraph-memgpt", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -215,11 +242,19 @@ def parser() -> argparse.ArgumentParser:
     chat.add_argument("--model", help="e.g. ollama:qwen3:4b or openai:gpt-4o-mini")
     chat.add_argument("--context-window", type=int, help="tokens (default 8192)")
     chat.add_argument("--db", help=f"checkpoint file (default {default_checkpoint_path()})")
+    chat.add_argument("--archive", help=f"archive file (default {default_archive_path()})")
+    ingest = commands.add_parser("ingest", help="store documents in a user's archival memory")
+    ingest.add_argument("files", nargs="+", help="text, Markdown or PDF files")
+    ingest.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
+    ingest.add_argument("--tag", action="append", help="extra tag (repeatable)")
+    ingest.add_argument("--archive", help=f"archive file (default {default_archive_path()})")
     return root
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    if args.command == "ingest":
+        return run_ingest(args)
     if args.command == "chat":
         try:
             return run_chat(args)

@@ -88,9 +88,10 @@ def message_text(message: BaseMessage) -> str:
 class TokenCounter:
     """Counts messages with a per-message cache, so each queue entry is tokenized once.
 
-    The key includes the content length, so a message rewritten under the same id (a truncated
-    copy) is counted again. A plain dict: its get/set are atomic under the GIL, and this runs
-    for every queue message at every step, so it must not take a lock per message.
+    The key includes the sizes of the content and of the tool-call arguments, so a message
+    rewritten under the same id (a cut copy) is counted again. A plain dict: its get/set are
+    atomic under the GIL, and this runs for every queue message at every step, so it must not
+    take a lock per message.
     """
 
     def __init__(self, max_entries: int = 100_000) -> None:
@@ -100,7 +101,11 @@ class TokenCounter:
     def message(self, message: BaseMessage) -> int:
         content = message.content
         size = len(content) if isinstance(content, str) else len(str(content))
-        calls = len(message.tool_calls) if isinstance(message, AIMessage) else 0
+        calls = (
+            sum(len(str(v)) + 1 for c in message.tool_calls for v in c["args"].values())
+            if isinstance(message, AIMessage)
+            else 0
+        )
         key = (message.id or "", size, calls)
         tokens = self._cache.get(key) if message.id else None
         if tokens is None:

@@ -51,9 +51,9 @@ from langgraph_memgpt.archival.driver import connect
 
 SEPARATOR = "\x1f"
 """Joins namespace labels in the ``namespaces`` table (a character labels never contain)."""
-RESCORE_FACTOR = 10
+RESCORE_FACTOR = 20
 """Binary-quantized candidates read per requested result before exact re-scoring."""
-MIN_CANDIDATES = 100
+MIN_CANDIDATES = 200
 
 
 def _ns_name(namespace: Sequence[str]) -> str:
@@ -363,36 +363,49 @@ class SqliteVecStore(BaseStore):
     def _rescore(
         self, vector_ids: list[int], query: np.ndarray, op: SearchOp
     ) -> list[tuple[float, Any, int]]:
+        """Exact cosine of the candidates, computed from their vectors alone; item rows are
+        read only for the best ones (reading every candidate's row is what costs time)."""
         if not vector_ids:
             return []
         rows = self.conn.execute(
-            "SELECT v.embedding, i.id, i.key, i.value, i.created_at, i.updated_at, i.ns_id "
-            f"FROM vectors v JOIN items i ON i.id = v.item_id WHERE v.id IN "
-            f"({','.join('?' * len(vector_ids))}) AND {self._live()}",
-            (*vector_ids, time.time()),
+            "SELECT id, item_id, embedding FROM vectors WHERE id IN "
+            f"({','.join('?' * len(vector_ids))})",
+            vector_ids,
         ).fetchall()
-        if not rows:
-            return []
-        matrix = np.frombuffer(b"".join(r[0] for r in rows), dtype=np.float32)
+        matrix = np.frombuffer(b"".join(r[2] for r in rows), dtype=np.float32)
         matrix = matrix.reshape(len(rows), -1)
         norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(query) or 1.0)
         scores = (matrix @ query) / np.where(norms == 0, 1.0, norms)
-        best: dict[int, tuple[float, Any, int]] = {}
+        best: dict[int, float] = {}
         for score, row in zip(scores.tolist(), rows, strict=True):
-            item_id = row[1]
-            if item_id in best and best[item_id][0] >= score:
-                continue  # max-pooling over an item's fields
-            best[item_id] = (score, row[1:6], row[6])
-        ranked = sorted(best.values(), key=lambda entry: -entry[0])
-        if op.filter:
-            ranked = [
-                entry
-                for entry in ranked
-                if all(
-                    _compare_values(json.loads(entry[1][2]).get(k), v) for k, v in op.filter.items()
+            if score > best.get(row[1], -2.0):
+                best[row[1]] = score  # max-pooling over an item's fields
+        ranked = sorted(best.items(), key=lambda entry: -entry[1])
+        wanted = op.offset + op.limit
+        results: list[tuple[float, Any, int]] = []
+        # Filters and expiry are applied to the items in rank order, reading rows in slices.
+        for start in range(0, len(ranked), max(wanted * 2, 20)):
+            chunk = ranked[start : start + max(wanted * 2, 20)]
+            items = {
+                r[0]: r
+                for r in self.conn.execute(
+                    "SELECT i.id, i.key, i.value, i.created_at, i.updated_at, i.ns_id FROM "
+                    f"items i WHERE i.id IN ({','.join('?' * len(chunk))}) AND {self._live()}",
+                    (*(c[0] for c in chunk), time.time()),
                 )
-            ]
-        return ranked
+            }
+            for item_id, score in chunk:
+                row = items.get(item_id)
+                if row is None:
+                    continue
+                if op.filter:
+                    value = json.loads(row[2])
+                    if not all(_compare_values(value.get(k), v) for k, v in op.filter.items()):
+                        continue
+                results.append((score, row[:5], row[5]))
+            if len(results) >= wanted:
+                break
+        return results
 
     def _search_item(
         self, row: Sequence[Any], namespace: tuple[str, ...], score: float | None
@@ -431,62 +444,100 @@ class SqliteVecStore(BaseStore):
         texts: list[tuple[str, tuple[Any, str, str]]],
         vectors: list[list[float]],
     ) -> None:
+        """Write a batch set-wise (a few statements per namespace, not several per item)."""
         by_item: dict[tuple[tuple[str, ...], str], list[tuple[str, str, list[float]]]] = {}
         for (text, (namespace, key, path)), vector in zip(texts, vectors, strict=True):
             by_item.setdefault((namespace, key), []).append((path, text, vector))
+        by_namespace: dict[tuple[str, ...], list[PutOp]] = {}
+        for (namespace, _), op in puts.items():
+            by_namespace.setdefault(namespace, []).append(op)
         now = _now().isoformat()
         with self.conn:  # one transaction: a batch is stored whole or not at all
-            for (namespace, key), op in puts.items():
-                ns_id = self._namespace_id(namespace, create=op.value is not None)
+            for namespace, ops in by_namespace.items():
+                writes = [op for op in ops if op.value is not None]
+                ns_id = self._namespace_id(namespace, create=bool(writes))
                 if ns_id is None:
                     continue
-                old = self.conn.execute(
-                    "SELECT id FROM items WHERE ns_id = ? AND key = ?", (ns_id, key)
-                ).fetchone()
-                if old is not None:
-                    self._drop_vectors(old[0])
-                if op.value is None:
-                    if old is not None:
-                        self.conn.execute("DELETE FROM items WHERE id = ?", (old[0],))
-                    continue
-                ttl = op.ttl if op.ttl is not None else (self.ttl_config or {}).get("default_ttl")
-                expires = time.time() + ttl * 60 if ttl else None
-                item_id = self.conn.execute(
+                existing = self._item_ids(ns_id, [op.key for op in ops])
+                self._drop_vectors(list(existing.values()))
+                deleted = [
+                    existing[op.key] for op in ops if op.value is None and op.key in existing
+                ]
+                if deleted:
+                    self.conn.execute(
+                        f"DELETE FROM items WHERE id IN ({','.join('?' * len(deleted))})", deleted
+                    )
+                default_ttl = (self.ttl_config or {}).get("default_ttl")
+                rows = []
+                for op in writes:
+                    ttl = op.ttl if op.ttl is not None else default_ttl
+                    expires = time.time() + ttl * 60 if ttl else None
+                    rows.append((ns_id, op.key, json.dumps(op.value), now, now, expires, ttl))
+                self.conn.executemany(
                     "INSERT INTO items (ns_id, key, value, created_at, updated_at, expires_at, "
                     "ttl_minutes) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ns_id, key) DO "
                     "UPDATE SET value = excluded.value, updated_at = excluded.updated_at, "
-                    "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes "
-                    "RETURNING id",
-                    (ns_id, key, json.dumps(op.value), now, now, expires, ttl),
-                ).fetchone()[0]
-                self._add_vectors(item_id, ns_id, by_item.get((namespace, key), []))
+                    "expires_at = excluded.expires_at, ttl_minutes = excluded.ttl_minutes",
+                    rows,
+                )
+                ids = self._item_ids(ns_id, [op.key for op in writes])
+                fields = [
+                    (ids[op.key], path, text, vector)
+                    for op in writes
+                    for path, text, vector in by_item.get((namespace, op.key), [])
+                ]
+                self._add_vectors(ns_id, fields)
             self._sweep()
 
-    def _add_vectors(
-        self, item_id: int, ns_id: int, fields: list[tuple[str, str, list[float]]]
-    ) -> None:
-        for path, text, vector in fields:
-            array = np.asarray(vector, dtype=np.float32)
-            if array.shape != (self.dims,):
-                raise ValueError(
-                    f"embedding has {array.size} dimensions, the archive expects {self.dims}"
-                )
-            vector_id = self.conn.execute(
-                "INSERT INTO vectors (item_id, ns_id, path, embedding) VALUES (?, ?, ?, ?)",
-                (item_id, ns_id, path, array.tobytes()),
-            ).lastrowid
-            self.conn.execute(
-                "INSERT INTO vec_index (rowid, ns_id, bq) VALUES (?, ?, vec_quantize_binary(?))",
-                (vector_id, ns_id, array.tobytes()),
+    def _item_ids(self, ns_id: int, keys: list[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for start in range(0, len(keys), 500):
+            chunk = keys[start : start + 500]
+            found.update(
+                self.conn.execute(
+                    f"SELECT key, id FROM items WHERE ns_id = ? AND key IN "
+                    f"({','.join('?' * len(chunk))})",
+                    (ns_id, *chunk),
+                ).fetchall()
             )
-            self.conn.execute(
-                "INSERT INTO vec_text (rowid, ns, text) VALUES (?, ?, ?)",
-                (vector_id, f"n{ns_id}", text),
-            )
+        return found
 
-    def _drop_vectors(self, item_id: int) -> None:
+    def _add_vectors(self, ns_id: int, fields: list[tuple[int, str, str, list[float]]]) -> None:
+        if not fields:
+            return
+        matrix = np.asarray([f[3] for f in fields], dtype=np.float32)
+        if matrix.shape[1] != self.dims:
+            raise ValueError(
+                f"embeddings have {matrix.shape[1]} dimensions, the archive expects {self.dims}"
+            )
+        first = (self.conn.execute("SELECT max(id) FROM vectors").fetchone()[0] or 0) + 1
+        vector_ids = range(first, first + len(fields))
+        blobs = [row.tobytes() for row in matrix]
+        self.conn.executemany(
+            "INSERT INTO vectors (id, item_id, ns_id, path, embedding) VALUES (?, ?, ?, ?, ?)",
+            [
+                (vid, f[0], ns_id, f[1], blob)
+                for vid, f, blob in zip(vector_ids, fields, blobs, strict=True)
+            ],
+        )
+        self.conn.executemany(
+            "INSERT INTO vec_index (rowid, ns_id, bq) VALUES (?, ?, vec_quantize_binary(?))",
+            [(vid, ns_id, blob) for vid, blob in zip(vector_ids, blobs, strict=True)],
+        )
+        self.conn.executemany(
+            "INSERT INTO vec_text (rowid, ns, text) VALUES (?, ?, ?)",
+            [(vid, f"n{ns_id}", f[2]) for vid, f in zip(vector_ids, fields, strict=True)],
+        )
+
+    def _drop_vectors(self, item_ids: list[int]) -> None:
+        if not item_ids:
+            return
         ids = [
-            r[0] for r in self.conn.execute("SELECT id FROM vectors WHERE item_id = ?", (item_id,))
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT id FROM vectors WHERE item_id IN ({','.join('?' * len(item_ids))})",
+                item_ids,
+            )
         ]
         if not ids:
             return
@@ -503,8 +554,7 @@ class SqliteVecStore(BaseStore):
                 (time.time(),),
             )
         ]
-        for item_id in expired:
-            self._drop_vectors(item_id)
+        self._drop_vectors(expired)
         if expired:
             self.conn.execute(
                 f"DELETE FROM items WHERE id IN ({','.join('?' * len(expired))})", expired

@@ -57,22 +57,35 @@ def cut_to_fit(message: BaseMessage, max_tokens: int) -> BaseMessage | None:
     """A copy of an oversized message cut to ``max_tokens`` with a marker, or None if it fits.
 
     Only the queue's copy is cut (same id, so it replaces the queued message); the original
-    stays in the thread's checkpoints, i.e. in recall memory.
+    stays in the thread's checkpoints, i.e. in recall memory. Tool calls in the queue have
+    already run when this is checked, so their long string arguments can be cut too.
     """
     tokens = counter.message(message)
-    content = message.content
-    if (
-        tokens <= max_tokens
-        or not isinstance(content, str)
-        or TRUNCATED_KEY in (message.additional_kwargs)
-    ):
+    if tokens <= max_tokens or TRUNCATED_KEY in message.additional_kwargs:
         return None
+    share = max(0.0, (max_tokens - 60) / tokens)
+    update: dict[str, Any] = {}
+    content = message.content
+    original = len(content) if isinstance(content, str) else 0
+    if isinstance(content, str) and content:
+        keep = max(1, int(len(content) * share))
+        update["content"] = content[:keep] + CUT_MARKER.format(shown=keep, total=len(content))
     if isinstance(message, AIMessage) and message.tool_calls:
-        return None  # a call's arguments cannot be cut without changing the call
-    keep = max(1, int(len(content) * (max_tokens - 60) / tokens))
-    marker = CUT_MARKER.format(shown=keep, total=len(content))
-    cut = message.model_copy(update={"content": content[:keep] + marker})
-    cut.additional_kwargs = {**message.additional_kwargs, TRUNCATED_KEY: len(content)}
+        calls = []
+        for tool_call in message.tool_calls:
+            args = {}
+            for name, value in tool_call["args"].items():
+                if isinstance(value, str) and len(value) > 200:
+                    keep = max(200, int(len(value) * share))
+                    original += len(value)
+                    value = value[:keep] + CUT_MARKER.format(shown=keep, total=len(value))
+                args[name] = value
+            calls.append({**tool_call, "args": args})
+        update["tool_calls"] = calls
+    if not update:
+        return None
+    cut = message.model_copy(update=update)
+    cut.additional_kwargs = {**message.additional_kwargs, TRUNCATED_KEY: original}
     return cut
 
 
