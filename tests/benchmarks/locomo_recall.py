@@ -257,9 +257,14 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated thread sizes for the latency table, e.g. 1000,10000,100000",
     )
+    parser.add_argument("--latency-only", action="store_true",
+                        help="skip the recall evaluation, print only the latency table")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MEMGPT_RECALL_INDEX"] = ""
+        if args.latency_only:
+            latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
+            return 0
         result = evaluate(args.path, args.limit, Path(tmp))
         print(f"{result['asked']} questions with evidence")
         print(f"{'category':<22}" + "".join(f"{'R@' + str(k):>8}" for k in KS) + f"{'n':>6}")
