@@ -257,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="comma-separated thread sizes for the latency table, e.g. 1000,10000,100000",
     )
-    parser.add_argument("--latency-only", action="store_true",
-                        help="skip the recall evaluation, print only the latency table")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="skip the recall evaluation, print only the latency table",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MEMGPT_RECALL_INDEX"] = ""

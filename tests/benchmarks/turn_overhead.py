@@ -21,9 +21,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage
+from langgraph.graph import START, StateGraph
+from langgraph.graph.message import add_messages
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.testing import ScriptedChatModel, call, tool_turn
@@ -77,19 +79,15 @@ def file_bytes(path: Path) -> int:
     return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
 
 
+class FloorState(TypedDict):
+    messages: Annotated[list, add_messages]
+    step: int
+
+
 def langgraph_floor(workdir: Path, durability: str, turns: int = 200) -> float:
     """Median time of a turn through three do-nothing nodes on the same saver: LangGraph's own
     cost per turn on this machine, which no graph of this shape can go below."""
-    from typing import Annotated, TypedDict
-
-    from langgraph.graph import START, StateGraph
-    from langgraph.graph.message import add_messages
-
-    class State(TypedDict):
-        messages: Annotated[list, add_messages]
-        step: int
-
-    builder = StateGraph(State)
+    builder = StateGraph(FloorState)
     for name, nxt in (("a", "b"), ("b", "c"), ("c", None)):
         builder.add_node(name, lambda s: {"step": 1})
         if nxt:
