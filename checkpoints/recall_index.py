@@ -187,6 +187,7 @@ class RecallIndex:
         self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
         self.lock = threading.RLock()
         self._vectors: dict[int, _ThreadVectors] = {}
+        self._speakers: dict[int, frozenset[str]] = {}
         self._setup()
 
     def _setup(self) -> None:
@@ -250,6 +251,10 @@ class RecallIndex:
                 m for m in messages if m.id not in known or len(indexed_text(m)) > known[m.id][1]
             ]
             texts = [indexed_text(m) for m in fresh]
+            if tid in self._speakers:
+                self._speakers[tid] |= {
+                    w.lower() for m in fresh if m.name for w in _WORD.findall(m.name)
+                }
             with self.conn:
                 touched = self._store_entries(tid, fresh, texts, known)
                 self._reindex(tid, touched)
@@ -432,6 +437,7 @@ class RecallIndex:
                 "UPDATE threads SET next_seq = 0, cursor = '{}' WHERE tid = ?", (tid,)
             )
             self._vectors.pop(tid, None)
+            self._speakers.pop(tid, None)
 
     def count(self, tid: int) -> int:
         with self.lock:
