@@ -178,15 +178,22 @@ class SqliteVecStore(BaseStore):
 
     # -- BaseStore ---------------------------------------------------------------------------
 
-    def batch(self, ops: Iterable[Op]) -> list[Result]:
-        ops = list(ops)
-        # Like InMemoryStore: reads see the store as it was before this batch's writes, and
-        # the last write to a (namespace, key) wins.
+    @staticmethod
+    def _plan(ops: list[Op]) -> tuple[dict[tuple[tuple[str, ...], str], PutOp], set[str]]:
+        """The batch's writes (the last one per key wins) and its distinct search queries.
+
+        Like InMemoryStore, reads see the store as it was before the batch's own writes.
+        """
         puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
         for op in ops:
             if isinstance(op, PutOp):
                 puts[(tuple(op.namespace), op.key)] = op
         queries = {op.query for op in ops if isinstance(op, SearchOp) and op.query}
+        return puts, queries
+
+    def batch(self, ops: Iterable[Op]) -> list[Result]:
+        ops = list(ops)
+        puts, queries = self._plan(ops)
         query_vectors = self._embed_queries(queries)
         texts = self._texts_to_embed(puts.values())
         vectors = (
@@ -198,11 +205,7 @@ class SqliteVecStore(BaseStore):
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
-        puts: dict[tuple[tuple[str, ...], str], PutOp] = {}
-        for op in ops:
-            if isinstance(op, PutOp):
-                puts[(tuple(op.namespace), op.key)] = op
-        queries = {op.query for op in ops if isinstance(op, SearchOp) and op.query}
+        puts, queries = self._plan(ops)
         query_vectors: dict[str, np.ndarray] = {}
         if queries and self.embeddings:
             embedded = await asyncio.gather(*(self.embeddings.aembed_query(q) for q in queries))
