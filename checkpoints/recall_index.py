@@ -137,13 +137,18 @@ def normalize_timestamp(value: str | None) -> str | None:
     return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
+def content_terms(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """The topic words of ``text``: lowercased, without stopwords or ``ignore``d words."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    return sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
+
+
 def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None:
     """An FTS5 query: the content words of ``text`` (not ``ignore``), any of them may match.
 
     Words go in unstemmed: FTS5's porter tokenizer stems query and text alike.
     """
-    words = [w.lower() for w in _WORD.findall(text)]
-    terms = sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
+    terms = content_terms(text, ignore)
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -619,14 +624,27 @@ class RecallIndex:
         return RecallPage(hits=hits, total=total, page=page, pages=pages, limit=limit)
 
 
-def date_bounds(start_date: str | None, end_date: str | None) -> tuple[str | None, str | None]:
-    """Filter bounds from ISO dates; a bare end date includes that whole day."""
-    start = _parse_bound(start_date, "start_date")
-    end = _parse_bound(end_date, "end_date")
-    if end is not None and end_date is not None and len(end_date.strip()) <= 10:
+def date_range(
+    start_value: str | None,
+    end_value: str | None,
+    names: tuple[str, str] = ("start_date", "end_date"),
+) -> tuple[datetime | None, datetime | None]:
+    """UTC bounds ``[start, end)`` from ISO dates/times; a bare end date includes that day.
+
+    Shared by recall and archival search. Raises ValueError naming the bad argument.
+    """
+    start = _parse_bound(start_value, names[0])
+    end = _parse_bound(end_value, names[1])
+    if end is not None and end_value is not None and len(end_value.strip()) <= 10:
         end += timedelta(days=1)
     if start and end and start >= end:
-        raise ValueError(f"start_date {start_date} is not before end_date {end_date}")
+        raise ValueError(f"{names[0]} {start_value} is not before {names[1]} {end_value}")
+    return start, end
+
+
+def date_bounds(start_date: str | None, end_date: str | None) -> tuple[str | None, str | None]:
+    """:func:`date_range` as ISO strings, comparable with the index's timestamps."""
+    start, end = date_range(start_date, end_date)
     return (
         start.isoformat(timespec="seconds") if start else None,
         end.isoformat(timespec="seconds") if end else None,

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, timedelta
+from datetime import UTC
 from typing import Literal
 
 from langgraph.store.base import BaseStore, SearchItem
-from langgraph_memgpt.checkpoints.recall_index import RRF_K, _parse_bound, keyword_query
+from langgraph_memgpt.checkpoints.recall_index import RRF_K, content_terms, date_range
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import utc_now
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
@@ -112,7 +112,7 @@ def hybrid_search(
                     score=None,
                 )
     else:  # another store: rank the semantic candidates by the query's words they contain
-        terms = set((keyword_query(query) or "").replace('"', "").split(" OR ")) - {""}
+        terms = content_terms(query)
         overlap = {
             i.key: sum(t in str(i.value.get("content", "")).lower() for t in terms)
             for i in semantic
@@ -180,12 +180,11 @@ def archival_memory_search(args: SearchArgs, ctx: ToolContext) -> ToolOutcome:
     if not args.query.strip():
         raise ToolFailure("query is empty; say what to look for")
     try:
-        start = _parse_bound(args.start_datetime, "start_datetime")
-        end = _parse_bound(args.end_datetime, "end_datetime")
+        start, end = date_range(
+            args.start_datetime, args.end_datetime, ("start_datetime", "end_datetime")
+        )
     except ValueError as error:
         raise ToolFailure(str(error)) from None
-    if end is not None and args.end_datetime and len(args.end_datetime.strip()) <= 10:
-        end += timedelta(days=1)
     wanted = set(normalize_tags(args.tags))
     namespace = archive_namespace(ctx.context, _thread_id(ctx))
     results = []
