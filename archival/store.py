@@ -10,8 +10,11 @@ Layout (one file, WAL mode):
 
 A semantic search takes the nearest candidates by Hamming distance on the binary vectors
 (cheap: 384 bits a vector), then re-scores them with the float vectors (exact cosine), so the
-ranking is the exact ranking of the candidates. Semantics follow LangGraph's ``InMemoryStore``
-(operations, filters, max-pooling over fields, ordering), checked by a test that runs both.
+ranking is the exact ranking of the candidates. By default the Hamming pass runs over an
+in-memory copy of the bits (``bit_index.py`` says why and what it costs); with
+``memory_index=False`` it runs inside SQLite on ``vec_index``. Semantics follow LangGraph's
+``InMemoryStore`` (operations, filters, max-pooling over fields, ordering), checked by a test
+that runs both.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from langgraph.store.base import (
 # The same filter and namespace-matching rules as LangGraph's InMemoryStore (private helpers,
 # imported rather than copied so the two stores cannot drift apart).
 from langgraph.store.memory import _compare_values, _does_match
+from langgraph_memgpt.archival.bit_index import BitIndex
 from langgraph_memgpt.archival.driver import connect
 
 SEPARATOR = "\x1f"
@@ -77,6 +81,9 @@ class SqliteVecStore(BaseStore):
             Without it the store keeps items but cannot search by meaning.
         ttl: LangGraph TTL config (``default_ttl`` minutes, ``refresh_on_read``); expired items
             are never returned and are deleted by ``sweep_ttl`` (run on writes).
+        memory_index: Keep each searched namespace's binary vectors in memory (56 bytes a
+            vector, loaded at its first search) for a first pass about ten times faster than
+            sqlite-vec's k-NN at 100,000 passages. ``False`` searches ``vec_index`` on disk.
 
     Example:
         ```python
@@ -96,6 +103,7 @@ class SqliteVecStore(BaseStore):
         *,
         index: IndexConfig | None = None,
         ttl: TTLConfig | None = None,
+        memory_index: bool = True,
     ) -> None:
         self.path = str(path)
         if self.path != ":memory:":
@@ -107,6 +115,8 @@ class SqliteVecStore(BaseStore):
         self.embeddings: Embeddings | None = None
         self.dims: int | None = None
         self.fields: list[tuple[str, Any]] = []
+        self.memory_index = memory_index
+        self._bit_indexes: dict[int, BitIndex] = {}
         if self.index_config:
             self.embeddings = ensure_embeddings(self.index_config.get("embed"))
             self.dims = int(self.index_config["dims"])
@@ -137,6 +147,9 @@ class SqliteVecStore(BaseStore):
                     id INTEGER PRIMARY KEY, item_id INTEGER NOT NULL, ns_id INTEGER NOT NULL,
                     path TEXT NOT NULL, embedding BLOB NOT NULL);
                 CREATE INDEX IF NOT EXISTS vectors_by_item ON vectors (item_id);
+                CREATE INDEX IF NOT EXISTS vectors_by_namespace ON vectors (ns_id);
+                CREATE TABLE IF NOT EXISTS vector_deletions (
+                    ns_id INTEGER PRIMARY KEY, count INTEGER NOT NULL);
                 CREATE VIRTUAL TABLE IF NOT EXISTS vec_text USING fts5(
                     ns, text, content='', contentless_delete=1,
                     tokenize='porter unicode61');
@@ -349,19 +362,44 @@ class SqliteVecStore(BaseStore):
         while True:
             candidates: list[int] = []
             for ns_id in ns_ids:
-                candidates += [
-                    r[0]
-                    for r in self.conn.execute(
-                        "SELECT rowid FROM vec_index WHERE bq MATCH vec_quantize_binary(?) "
-                        "AND k = ? AND ns_id = ?",
-                        (query.tobytes(), depth, ns_id),
-                    )
-                ]
+                candidates += self._candidates(ns_id, query, depth)
             scored = self._rescore(candidates, query, op)
             exhausted = len(candidates) < depth * len(ns_ids)
             if len(scored) >= wanted or exhausted:
                 return scored
             depth *= 4  # filters removed too many candidates: look deeper
+
+    def _candidates(self, ns_id: int, query: np.ndarray, depth: int) -> list[int]:
+        """Vector ids of the namespace nearest to ``query`` by Hamming distance."""
+        if self.memory_index:
+            return self._bit_index(ns_id).nearest(query, depth)
+        return [
+            r[0]
+            for r in self.conn.execute(
+                "SELECT rowid FROM vec_index WHERE bq MATCH vec_quantize_binary(?) "
+                "AND k = ? AND ns_id = ?",
+                (query.tobytes(), depth, ns_id),
+            )
+        ]
+
+    def _bit_index(self, ns_id: int) -> BitIndex:
+        """The namespace's in-memory bits, caught up with the file (other writers included)."""
+        max_id, deletions = self.conn.execute(
+            "SELECT (SELECT max(id) FROM vectors WHERE ns_id = ?), "
+            "(SELECT count FROM vector_deletions WHERE ns_id = ?)",
+            (ns_id, ns_id),
+        ).fetchone()
+        index = self._bit_indexes.get(ns_id)
+        if index is None or index.deletions != (deletions or 0):
+            index = self._bit_indexes[ns_id] = BitIndex(self.dims or 0, deletions or 0)
+        if (max_id or 0) > index.max_id:
+            rows = self.conn.execute(
+                "SELECT id, embedding FROM vectors WHERE ns_id = ? AND id > ? ORDER BY id",
+                (ns_id, index.max_id),
+            ).fetchall()
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float32)
+            index.extend(np.array([r[0] for r in rows]), matrix.reshape(len(rows), -1))
+        return index
 
     def _rescore(
         self, vector_ids: list[int], query: np.ndarray, op: SearchOp
@@ -455,6 +493,18 @@ class SqliteVecStore(BaseStore):
         for (namespace, _), op in puts.items():
             by_namespace.setdefault(namespace, []).append(op)
         now = _now().isoformat()
+        try:
+            self._write_puts(by_namespace, by_item, now)
+        except BaseException:
+            self._bit_indexes.clear()  # may hold edits of the rolled-back transaction
+            raise
+
+    def _write_puts(
+        self,
+        by_namespace: dict[tuple[str, ...], list[PutOp]],
+        by_item: dict[tuple[tuple[str, ...], str], list[tuple[str, str, list[float]]]],
+        now: str,
+    ) -> None:
         with self.conn:  # one transaction: a batch is stored whole or not at all
             for namespace, ops in by_namespace.items():
                 writes = [op for op in ops if op.value is not None]
@@ -535,15 +585,28 @@ class SqliteVecStore(BaseStore):
     def _drop_vectors(self, item_ids: list[int]) -> None:
         if not item_ids:
             return
-        ids = [
-            r[0]
-            for r in self.conn.execute(
-                f"SELECT id FROM vectors WHERE item_id IN ({','.join('?' * len(item_ids))})",
-                item_ids,
-            )
-        ]
-        if not ids:
+        rows = self.conn.execute(
+            f"SELECT id, ns_id FROM vectors WHERE item_id IN ({','.join('?' * len(item_ids))})",
+            item_ids,
+        ).fetchall()
+        if not rows:
             return
+        ids = [r[0] for r in rows]
+        by_namespace: dict[int, list[int]] = {}
+        for vector_id, ns_id in rows:
+            by_namespace.setdefault(ns_id, []).append(vector_id)
+        for ns_id, dropped in by_namespace.items():
+            # Other connections see the count change and reload; our own copy is edited in
+            # place (a reload of 100,000 vectors costs half a second).
+            (count,) = self.conn.execute(
+                "INSERT INTO vector_deletions VALUES (?, 1) ON CONFLICT (ns_id) DO UPDATE "
+                "SET count = count + 1 RETURNING count",
+                (ns_id,),
+            ).fetchone()
+            index = self._bit_indexes.get(ns_id)
+            if index is not None and index.deletions == count - 1:
+                index.remove(dropped)
+                index.deletions = count
         marks = ",".join("?" * len(ids))
         self.conn.execute(f"DELETE FROM vec_index WHERE rowid IN ({marks})", ids)
         self.conn.execute(f"DELETE FROM vec_text WHERE rowid IN ({marks})", ids)
@@ -566,8 +629,13 @@ class SqliteVecStore(BaseStore):
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many."""
-        with self.lock, self.conn:
-            return self._sweep()
+        with self.lock:
+            try:
+                with self.conn:
+                    return self._sweep()
+            except BaseException:
+                self._bit_indexes.clear()  # may hold edits of the rolled-back transaction
+                raise
 
     # -- beyond BaseStore: keyword search and counts for archival memory -------------------
 

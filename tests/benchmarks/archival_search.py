@@ -4,9 +4,12 @@ For each size N, one user's archive gets N passages of 384-dimension vectors (an
 user as many), then both stores are measured on: insert throughput (embedding excluded: the
 vectors are precomputed), search p50/p95 (query embedding excluded) and recall@10 against an
 exact brute-force search of that user's vectors. The vectors are clustered like real sentence
-embeddings (a few thousand topics plus noise), not uniform noise.
+embeddings (a few thousand topics plus noise), not uniform noise, and each query is a passage
+plus noise, as similar to it as a real question is to its best passage: all-MiniLM-L6-v2 gives a
+median cosine of 0.58 between LoCoMo questions and the nearest turn of their conversation
+(``--query-cos``; 0.17 makes queries nearly random, a harder case than real use).
 
-    python tests/benchmarks/archival_search.py 10000 100000
+    python tests/benchmarks/archival_search.py 10000 100000 [--query-cos 0.58]
 
 Ends with: ``archival search p50 at N: X ms (SqliteStore Y ms), recall@10 vs exact R``.
 """
@@ -68,6 +71,10 @@ def measure(store, size: int, data: dict, queries: list[str], exact: dict) -> di
                 ]
             )
     insert_rate = 2 * size / (time.perf_counter() - started)
+    # The first search of a namespace loads its in-memory first-pass index: reported apart.
+    begun = time.perf_counter()
+    store.search(USERS[0], query=queries[0], limit=10)
+    first = (time.perf_counter() - begun) * 1000
     times, recalls = [], []
     for query in queries:
         begun = time.perf_counter()
@@ -77,13 +84,14 @@ def measure(store, size: int, data: dict, queries: list[str], exact: dict) -> di
     times.sort()
     return {
         "insert": insert_rate,
+        "first": first,
         "p50": statistics.median(times) * 1000,
         "p95": times[int(0.95 * (len(times) - 1))] * 1000,
         "recall": statistics.mean(recalls),
     }
 
 
-def run(size: int, workdir: Path, queries_count: int = 100) -> tuple[dict, dict]:
+def run(size: int, workdir: Path, query_cos: float, queries_count: int = 100) -> tuple[dict, dict]:
     rng = np.random.default_rng(size)
     vectors: dict[str, np.ndarray] = {}
     data = {}
@@ -95,8 +103,10 @@ def run(size: int, workdir: Path, queries_count: int = 100) -> tuple[dict, dict]
     own = np.stack([vectors[t] for t in data[USERS[0]]])
     queries = []
     exact = {}
+    # Noise of this size leaves a unit vector at cosine ``query_cos`` from where it started.
+    noise = np.sqrt((1 / query_cos**2 - 1) / DIMS)
     for number in range(queries_count):
-        query_vector = own[rng.integers(0, size)] + 0.3 * rng.standard_normal(DIMS)
+        query_vector = own[rng.integers(0, size)] + noise * rng.standard_normal(DIMS)
         query_vector = (query_vector / np.linalg.norm(query_vector)).astype(np.float32)
         text = f"query {number}"
         vectors[text] = query_vector
@@ -122,19 +132,20 @@ def run(size: int, workdir: Path, queries_count: int = 100) -> tuple[dict, dict]
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("sizes", nargs="*", type=int, default=[10_000, 100_000])
+    parser.add_argument("--query-cos", type=float, default=0.58)
     args = parser.parse_args(argv)
     print(
         f"{'passages/user':>14} {'store':<14} {'insert/s':>10} {'p50 ms':>8} {'p95 ms':>8} "
-        f"{'recall@10':>10}"
+        f"{'recall@10':>10} {'1st search ms':>14}"
     )
     last = None
     with tempfile.TemporaryDirectory() as tmp:
         for size in args.sizes:
-            mine, theirs = run(size, Path(tmp))
+            mine, theirs = run(size, Path(tmp), args.query_cos)
             for name, r in (("SqliteVecStore", mine), ("SqliteStore", theirs)):
                 print(
                     f"{size:>14,} {name:<14} {r['insert']:>10,.0f} {r['p50']:>8.2f} "
-                    f"{r['p95']:>8.2f} {r['recall']:>10.3f}",
+                    f"{r['p95']:>8.2f} {r['recall']:>10.3f} {r['first']:>14.1f}",
                     flush=True,
                 )
             print(

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, PutOp, SearchOp
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt.archival import SqliteVecStore
 from langgraph_memgpt.archival import driver as driver_module
+from langgraph_memgpt.archival.bit_index import BitIndex
 
 DIMS = 64
 
@@ -18,8 +20,9 @@ def index() -> dict:
     return {"dims": DIMS, "embed": DeterministicFakeEmbedding(size=DIMS), "fields": ["content"]}
 
 
-def stores(tmp_path):
-    return InMemoryStore(index=index()), SqliteVecStore(tmp_path / "a.sqlite", index=index())
+def stores(tmp_path, memory_index: bool):
+    ours = SqliteVecStore(tmp_path / "a.sqlite", index=index(), memory_index=memory_index)
+    return InMemoryStore(index=index()), ours
 
 
 def fill(store) -> None:
@@ -39,8 +42,9 @@ def view(items) -> list:
     return [(tuple(i.namespace), i.key, i.value) for i in items]
 
 
-def test_same_results_as_in_memory_store(tmp_path) -> None:
-    reference, ours = stores(tmp_path)
+@pytest.mark.parametrize("memory_index", [True, False], ids=["bits-in-memory", "bits-in-vec0"])
+def test_same_results_as_in_memory_store(tmp_path, memory_index: bool) -> None:
+    reference, ours = stores(tmp_path, memory_index)
     for store in (reference, ours):
         fill(store)
     cases = [
@@ -95,6 +99,28 @@ def test_same_results_as_in_memory_store(tmp_path) -> None:
     assert ours.get(("users", "cy"), "k").value == {"content": "new"}
 
 
+def test_in_memory_bits_follow_writes_from_other_connections(tmp_path) -> None:
+    """The in-memory first pass is a cache of the file: other writers' puts, updates and
+    deletes show up in the next search, and so do our own."""
+    path = tmp_path / "a.sqlite"
+    reader, writer = SqliteVecStore(path, index=index()), SqliteVecStore(path, index=index())
+    reader.put(("u",), "a", {"content": "apples"})
+    assert [i.key for i in reader.search(("u",), query="apples")] == ["a"]
+
+    writer.put(("u",), "b", {"content": "bananas"})
+    writer.put(("u",), "a", {"content": "cherries"})  # an update: old vector deleted
+    assert [i.key for i in reader.search(("u",), query="bananas", limit=1)] == ["b"]
+    hit = reader.search(("u",), query="cherries", limit=1)[0]
+    assert (hit.key, hit.value, hit.score) == ("a", {"content": "cherries"}, pytest.approx(1.0))
+
+    writer.delete(("u",), "b")
+    reader.delete(("u",), "a")
+    assert reader.search(("u",), query="bananas") == []
+    reader.put(("u",), "c", {"content": "dates"})
+    assert [i.key for i in writer.search(("u",), query="dates")] == ["c"]
+    assert [i.key for i in reader.search(("u",), query="dates")] == ["c"]
+
+
 async def test_async_operations(tmp_path) -> None:
     store = SqliteVecStore(tmp_path / "a.sqlite", index=index())
     await store.aput(("u",), "k", {"content": "hello world"})
@@ -138,3 +164,22 @@ def test_other_namespaces_are_never_returned_even_for_verbatim_quotes(tmp_path) 
     assert store.keyword_search(("archival", "bob"), secret) == []
     assert store.keyword_search(("archival", "ada"), "passport")[0][0] == "s"
     assert store.count(("archival", "bob")) == 1
+
+
+def test_bit_index_returns_the_hamming_nearest_in_order() -> None:
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((3000, 100)).astype(np.float32)  # 100 bits: padded words
+    index = BitIndex(100)
+    index.extend(np.arange(1, 1001), vectors[:1000])
+    index.extend(np.arange(1001, 3001), vectors[1000:])
+    index.remove([7, 8, 9])
+    query = vectors[6] + 0.5 * rng.standard_normal(100).astype(np.float32)
+    distance = np.unpackbits(np.packbits(vectors > 0, axis=1) ^ np.packbits(query > 0), axis=1)
+    distance = distance.sum(axis=1)
+    distance[[6, 7, 8]] = 999  # removed ids 7, 8, 9 (rows 6, 7, 8) must never come back
+
+    found = index.nearest(query, 50)
+
+    assert [distance[i - 1] for i in found] == sorted(distance)[:50]
+    assert len(set(found)) == 50 and not {7, 8, 9} & set(found)
+    assert len(index.nearest(query, 10_000)) == 2997
