@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from typing import Any
 
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
+from langgraph_memgpt.archival.driver import connect
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.graph.state import message_timestamp
 
@@ -154,7 +154,7 @@ def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-INDEX_VERSION = "2"
+INDEX_VERSION = "3"
 """Bumped when the layout or the indexed text changes: an older index is rebuilt (it is
 derived from the checkpoints, so nothing is lost)."""
 
@@ -189,7 +189,7 @@ class RecallIndex:
         self.embedder = embedder
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(self.path, check_same_thread=False, timeout=30)
+        self.conn = connect(self.path, load_vec=False)
         self.lock = threading.RLock()
         self._vectors: dict[int, _ThreadVectors] = {}
         self._speakers: dict[int, frozenset[str]] = {}
@@ -227,7 +227,8 @@ class RecallIndex:
                     self_vec BLOB, vec BLOB, UNIQUE (tid, message_id));
                 CREATE INDEX IF NOT EXISTS entries_seq ON entries (tid, seq);
                 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
-                    {columns}, tokenize = 'porter unicode61');
+                    {columns}, content = '', contentless_delete = 1,
+                    tokenize = 'porter unicode61');
                 """
             )
 

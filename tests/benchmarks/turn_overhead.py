@@ -3,8 +3,12 @@
 Runs the compiled agent with a scripted zero-latency model and an 8K window on a SQLite
 checkpoint file for each requested number of turns, and prints for each length:
 the median per-turn time of everything except model calls (measured over the last 100 turns,
-i.e. the cost *at* that length), the checkpoint bytes added per turn over those turns, and the
-whole file's bytes per token of conversation.
+i.e. the cost *at* that length), the checkpoint bytes added per turn over those turns, the
+checkpoint file's and the recall index's bytes per token of conversation, and their sum.
+
+The scripted model answers each user message with send_message and, when asked to remember
+something, edits the human block: appending until the block is 80% full, then overwriting its
+oldest fact (blocks keep their default 5,000-character limit, as in real use).
 
     python tests/benchmarks/turn_overhead.py 10 1000 10000
 
@@ -23,13 +27,19 @@ import time
 from pathlib import Path
 from typing import Annotated, Any, TypedDict
 
+from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
+from langgraph_memgpt.checkpoints.history import read_log
+from langgraph_memgpt.checkpoints.recall_index import RecallIndex
+from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, tool_turn
 from langgraph_memgpt.tokens import count_text
+from langgraph_memgpt.tools.recall import index_location
 
 WINDOW = 8192
 WORDS = (
@@ -55,20 +65,34 @@ def sentence(rng: random.Random, words: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(words))
 
 
-def make_model(rng: random.Random) -> TimedModel:
+def make_model(rng: random.Random, block_char_limit: int) -> TimedModel:
+    saved: list[str] = []  # facts this model appended to the human block, oldest first
+
+    def remember() -> AIMessage:
+        """Append a fact; once the block is 80% full, overwrite the oldest one instead, as
+        the prompt tells a real model to do (a block never grows past its limit)."""
+        fact = sentence(rng, 8)
+        if sum(len(f) + 1 for f in saved) + len(fact) < 0.8 * block_char_limit - 300:
+            saved.append(fact)
+            edit = call("core_memory_append", label="human", content=fact, request_heartbeat=True)
+        else:
+            oldest = saved.pop(0)
+            saved.append(fact)
+            edit = call(
+                "core_memory_replace",
+                label="human",
+                old_content=oldest,
+                new_content=fact,
+                request_heartbeat=True,
+            )
+        return tool_turn(edit)
+
     def answer(messages: list[BaseMessage]) -> AIMessage:
         if "running summary" in str(messages[0].content):
             return AIMessage(content="Summary: " + sentence(rng, 150))
         last = messages[-1]
         if last.type == "human" and "remember" in str(last.content) and rng.random() < 0.5:
-            return tool_turn(
-                call(
-                    "core_memory_append",
-                    label="human",
-                    content=sentence(rng, 8),
-                    request_heartbeat=True,
-                )
-            )
+            return remember()
         return tool_turn(call("send_message", message=sentence(rng, 45)))
 
     # Usage reporting is off: counting an 8K prompt is the model's work, not the graph's.
@@ -76,7 +100,26 @@ def make_model(rng: random.Random) -> TimedModel:
 
 
 def file_bytes(path: Path) -> int:
-    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+    """The SQLite file with its WAL and shared-memory files."""
+    files = path.parent.glob(path.name + "*")
+    return sum(p.stat().st_size for p in files if "-recall" not in p.name)
+
+
+def recall_index_bytes(saver: Any, db: Path, thread: str) -> int:
+    """Size of the recall index built from the thread's checkpoints, as a search would build it.
+
+    Index rows have a fixed size whatever the vector values (float16 and int8 vectors), so a
+    hash embedding of the same dimension stands in for MiniLM: embedding 20,000 messages and
+    their neighbour windows with the real model would take most of an hour on 2 cores.
+    """
+    location = Path(index_location(f"sqlite:{db}"))
+    index = RecallIndex(location, EmbeddingModel("hash", 384, DeterministicFakeEmbedding(size=384)))
+    tid, cursor = index.thread(f"sqlite:{db}|{thread}")
+    batch = drive(read_log(saver, thread, cursor))
+    index.add(tid, batch.messages, batch.cursor)
+    index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    index.conn.close()
+    return sum(p.stat().st_size for p in db.parent.glob(location.name + "*"))
 
 
 class FloorState(TypedDict):
@@ -110,7 +153,7 @@ def langgraph_floor(workdir: Path, durability: str, turns: int = 200) -> float:
 def warm_up(workdir: Path, durability: str) -> None:
     """First calls pay for imports, tokenizer loading and caches: keep them out of the figures."""
     with open_sqlite_checkpointer(workdir / "warm-up.sqlite") as saver:
-        agent = build_graph(make_model(random.Random(0)), checkpointer=saver)
+        agent = build_graph(make_model(random.Random(0), 5000), checkpointer=saver)
         for _ in range(5):
             agent.invoke(
                 {"messages": [("user", "hello")]},
@@ -123,8 +166,8 @@ def warm_up(workdir: Path, durability: str) -> None:
 def run(turns: int, workdir: Path, durability: str = "exit", seed: int = 7) -> dict[str, float]:
     rng = random.Random(seed)
     db = workdir / f"bench-{turns}.sqlite"
-    model = make_model(rng)
-    ctx = Context(context_window=WINDOW, block_char_limit=100_000)
+    ctx = Context(context_window=WINDOW)
+    model = make_model(rng, ctx.block_char_limit)
     overheads: list[float] = []
     conversation_tokens = 0
     size_marks: dict[int, int] = {}
@@ -147,6 +190,7 @@ def run(turns: int, workdir: Path, durability: str = "exit", seed: int = 7) -> d
             reply = state["messages"][-2].tool_calls[0]["args"].get("message", "")
             conversation_tokens += count_text(text) + count_text(reply)
         saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        index_bytes = recall_index_bytes(saver, db, "bench")
     total = file_bytes(db)
     tail = overheads[tail_start:]
     return {
@@ -156,6 +200,7 @@ def run(turns: int, workdir: Path, durability: str = "exit", seed: int = 7) -> d
         "bytes_per_turn_tail": (total - size_marks[tail_start]) / len(tail),
         "bytes_total": total,
         "bytes_per_token": total / max(1, conversation_tokens),
+        "index_bytes_per_token": index_bytes / max(1, conversation_tokens),
         "tokens": conversation_tokens,
     }
 
@@ -176,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"window {WINDOW} tokens, SQLite checkpointer, durability={args.durability}")
         print(
             f"{'turns':>7} {'p50 ms':>8} {'p95 ms':>8} {'B/turn (last 100)':>18} "
-            f"{'file MB':>9} {'B/token':>8}"
+            f"{'file MB':>9} {'B/token':>8} {'+ recall index':>15} {'= B/token':>10}"
         )
         for turns in args.turns:
             r = run(turns, Path(tmp), args.durability)
@@ -184,7 +229,8 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{turns:>7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} "
                 f"{r['bytes_per_turn_tail']:>18,.0f} {r['bytes_total'] / 1e6:>9.2f} "
-                f"{r['bytes_per_token']:>8.1f}",
+                f"{r['bytes_per_token']:>8.1f} {r['index_bytes_per_token']:>15.1f} "
+                f"{r['bytes_per_token'] + r['index_bytes_per_token']:>10.1f}",
                 flush=True,
             )
         floor = langgraph_floor(Path(tmp), args.durability)
