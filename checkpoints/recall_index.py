@@ -40,6 +40,11 @@ CANDIDATES = 100
 """How deep each ranked list is read before fusion (and so the most results a search has)."""
 MIN_SIMILARITY = 0.2
 """Semantic hits below this similarity are not results on their own."""
+POSTINGS_BUDGET = 20_000
+"""Most index rows a keyword search reads. In a 100,000-message thread a common word is in
+tens of thousands of rows (each row also holds its neighbours' words), and BM25 scores every
+row it reads; such words weigh little (low IDF), so the rarest terms that fit the budget are
+kept. Threads of a few thousand messages never reach it: their ranking is unchanged."""
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 # NLTK's English stopword list (179 words): function words that carry no topic.
@@ -148,7 +153,11 @@ def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None
 
     Words go in unstemmed: FTS5's porter tokenizer stems query and text alike.
     """
-    terms = content_terms(text, ignore)
+    return any_of(content_terms(text, ignore))
+
+
+def any_of(terms: Sequence[str]) -> str | None:
+    """An FTS5 query matching any of ``terms`` (quoted, so no word is read as an operator)."""
     if not terms:
         return None
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -161,12 +170,41 @@ derived from the checkpoints, so nothing is lost)."""
 
 @dataclass
 class _ThreadVectors:
-    """A thread's search vectors in memory (float32, one row per entry), by rowid."""
+    """A thread's search vectors in memory (float32, one row per entry), by rowid.
 
-    rowids: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    matrix: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    Rows live in buffers that double when full: appending a turn's rows to a 100,000-row
+    thread must not copy the other 150 MB (which ``np.vstack`` would, at every search).
+    """
+
+    size: int = 0
+    row_buffer: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    vector_buffer: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
     positions: dict[int, int] = field(default_factory=dict)
     max_rowid: int = 0
+
+    @property
+    def rowids(self) -> np.ndarray:
+        return self.row_buffer[: self.size]
+
+    @property
+    def matrix(self) -> np.ndarray:
+        return self.vector_buffer[: self.size]
+
+    def append(self, rowids: list[int], vectors: np.ndarray) -> None:
+        end = self.size + len(rowids)
+        if end > len(self.row_buffer):
+            capacity = max(end, 2 * len(self.row_buffer), 1024)
+            row_buffer = np.zeros(capacity, dtype=np.int64)
+            vector_buffer = np.zeros((capacity, vectors.shape[1]), dtype=np.float32)
+            if self.size:
+                row_buffer[: self.size] = self.rowids
+                vector_buffer[: self.size] = self.matrix
+            self.row_buffer, self.vector_buffer = row_buffer, vector_buffer
+        self.row_buffer[self.size : end] = rowids
+        self.vector_buffer[self.size : end] = vectors
+        self.positions.update({rowid: self.size + i for i, rowid in enumerate(rowids)})
+        self.size = end
+        self.max_rowid = max(self.max_rowid, rowids[-1])
 
 
 def _as_int8(vector: Sequence[float]) -> bytes:
@@ -226,6 +264,14 @@ class RecallIndex:
                     text TEXT NOT NULL, searchable INTEGER NOT NULL, session INTEGER NOT NULL,
                     self_vec BLOB, vec BLOB, UNIQUE (tid, message_id));
                 CREATE INDEX IF NOT EXISTS entries_seq ON entries (tid, seq);
+                -- Per connection: the index's document frequency of each stemmed term, and a
+                -- scratch table whose vocabulary stems query words with the same tokenizer.
+                CREATE VIRTUAL TABLE IF NOT EXISTS temp.index_terms
+                    USING fts5vocab(main, entries_fts, 'row');
+                CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_words
+                    USING fts5(word, tokenize = 'porter unicode61');
+                CREATE VIRTUAL TABLE IF NOT EXISTS temp.query_stems
+                    USING fts5vocab(temp, query_words, 'instance');
                 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
                     {columns}, content = '', contentless_delete = 1,
                     tokenize = 'porter unicode61');
@@ -452,35 +498,31 @@ class RecallIndex:
             ).fetchone()[0]
 
     def speakers(self, tid: int) -> frozenset[str]:
-        """Names of the thread's speakers: in nearly every message, so useless as keywords."""
-        rows = self.conn.execute(
-            "SELECT DISTINCT name FROM entries WHERE tid = ? AND name IS NOT NULL", (tid,)
-        )
-        return frozenset(w.lower() for r in rows for w in _WORD.findall(r[0]))
+        """Names of the thread's speakers: in nearly every message, so useless as keywords.
+
+        Read once per thread (a scan of its entries), then kept current by ``add``."""
+        cached = self._speakers.get(tid)
+        if cached is None:
+            rows = self.conn.execute(
+                "SELECT DISTINCT name FROM entries WHERE tid = ? AND name IS NOT NULL", (tid,)
+            )
+            cached = frozenset(w.lower() for r in rows for w in _WORD.findall(r[0]))
+            self._speakers[tid] = cached
+        return cached
 
     # -- search ----------------------------------------------------------------------------
 
     def _thread_vectors(self, tid: int) -> _ThreadVectors:
-        cached = self._vectors.get(tid) or _ThreadVectors()
+        cached = self._vectors.setdefault(tid, _ThreadVectors())
+        # ``+tid``: walk the rowids after the last one seen, not the thread's whole tid index.
         rows = self.conn.execute(
-            "SELECT rowid, vec FROM entries WHERE tid = ? AND rowid > ? AND vec IS NOT NULL "
+            "SELECT rowid, vec FROM entries WHERE rowid > ? AND +tid = ? AND vec IS NOT NULL "
             "ORDER BY rowid",
-            (tid, cached.max_rowid),
+            (cached.max_rowid, tid),
         ).fetchall()
         if rows:
             new = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
-            new = new.reshape(len(rows), -1).astype(np.float32)
-            start = len(cached.rowids)
-            matrix = new if cached.matrix.size == 0 else np.vstack([cached.matrix, new])
-            positions = dict(cached.positions)
-            positions.update({r[0]: start + i for i, r in enumerate(rows)})
-            cached = _ThreadVectors(
-                rowids=np.concatenate([cached.rowids, [r[0] for r in rows]]).astype(np.int64),
-                matrix=matrix,
-                positions=positions,
-                max_rowid=rows[-1][0],
-            )
-            self._vectors[tid] = cached
+            cached.append([r[0] for r in rows], new.reshape(len(rows), -1).astype(np.float32))
         return cached
 
     def search(
@@ -559,16 +601,62 @@ class RecallIndex:
         return self._page(ranked, len(ranked), page, limit, offset_applied=False)
 
     def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
-        match = keyword_query(query, ignore=self.speakers(tid))
+        terms, thread_rows = self._affordable_terms(
+            content_terms(query, ignore=self.speakers(tid)), f"t{tid}"
+        )
+        match = any_of(terms)
         if match is None:
             return []
         weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        # Restricting the match to the thread reads the thread's whole posting list: cheap for
+        # a thread among many, the dominant cost for one long thread. Past the budget, the
+        # thread's rows are picked out of a deeper ranking instead.
+        filtered = thread_rows <= POSTINGS_BUDGET
         rows = self.conn.execute(
             "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? "
             f"ORDER BY bm25(entries_fts, {weights}) LIMIT ?",
-            (f"thread:t{tid} AND ({match})", CANDIDATES * 4),
+            (f"thread:t{tid} AND ({match})" if filtered else match, CANDIDATES * 4),
         ).fetchall()
-        return [r[0] for r in rows if allowed is None or r[0] in allowed][:CANDIDATES]
+        ranked = [r[0] for r in rows]
+        if not filtered and ranked:
+            ours = {
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT rowid FROM entries WHERE tid = ? AND rowid IN "
+                    f"({','.join('?' * len(ranked))})",
+                    (tid, *ranked),
+                )
+            }
+            ranked = [r for r in ranked if r in ours]
+        return [r for r in ranked if allowed is None or r in allowed][:CANDIDATES]
+
+    def _affordable_terms(self, terms: list[str], thread_token: str) -> tuple[list[str], int]:
+        """The rarest ``terms`` whose rows fit POSTINGS_BUDGET (always at least one), and how
+        many rows the thread has."""
+        if not terms:
+            return [], 0
+        with self.conn:  # committed at once: an open transaction would pin an old snapshot
+            self.conn.executemany(
+                "INSERT INTO temp.query_words (rowid, word) VALUES (?, ?)", enumerate(terms)
+            )
+            stems = dict(self.conn.execute("SELECT doc, term FROM temp.query_stems").fetchall())
+            self.conn.execute("DELETE FROM temp.query_words")
+        wanted = {*stems.values(), thread_token}
+        frequency = dict(
+            self.conn.execute(
+                "SELECT term, doc FROM temp.index_terms WHERE term IN "
+                f"({','.join('?' * len(wanted))})",
+                tuple(wanted),
+            ).fetchall()
+        )
+        by_rarity = sorted(range(len(terms)), key=lambda i: (frequency.get(stems.get(i, ""), 0), i))
+        kept, rows = [], 0
+        for i in by_rarity:
+            rows += frequency.get(stems.get(i, ""), 0)
+            if kept and rows > POSTINGS_BUDGET:
+                break
+            kept.append(terms[i])
+        return kept, frequency.get(thread_token, 0)
 
     def _semantic_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
         vectors = self._thread_vectors(tid)

@@ -7,11 +7,11 @@ import time
 import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
-from langgraph.store.base import GetOp, ListNamespacesOp, MatchCondition, PutOp, SearchOp
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt.archival import SqliteVecStore
 from langgraph_memgpt.archival import driver as driver_module
 from langgraph_memgpt.archival.bit_index import BitIndex
+from store_semantics import assert_same_as_in_memory
 
 DIMS = 64
 
@@ -25,78 +25,10 @@ def stores(tmp_path, memory_index: bool):
     return InMemoryStore(index=index()), ours
 
 
-def fill(store) -> None:
-    store.put(("users", "ada"), "p1", {"content": "Ada's cat is called Miso", "n": 1, "tag": "pet"})
-    store.put(("users", "ada"), "p2", {"content": "Ada runs marathons", "n": 5, "tag": "sport"})
-    store.put(("users", "ada"), "p3", {"content": "Ada lives in Lisbon", "n": 3, "tag": "home"})
-    store.put(("users", "bob"), "p1", {"content": "Bob plays chess", "n": 2, "tag": "game"})
-    store.put(("teams", "red", "ada"), "t1", {"content": "Red team notes", "n": 9})
-    store.put(
-        ("users", "ada"), "p2", {"content": "Ada runs ultramarathons", "n": 7, "tag": "sport"}
-    )
-    store.put(("users", "bob"), "gone", {"content": "temporary", "n": 0})
-    store.put(("users", "bob"), "gone", None)
-
-
-def view(items) -> list:
-    return [(tuple(i.namespace), i.key, i.value) for i in items]
-
-
 @pytest.mark.parametrize("memory_index", [True, False], ids=["bits-in-memory", "bits-in-vec0"])
 def test_same_results_as_in_memory_store(tmp_path, memory_index: bool) -> None:
     reference, ours = stores(tmp_path, memory_index)
-    for store in (reference, ours):
-        fill(store)
-    cases = [
-        dict(namespace_prefix=("users",)),
-        dict(namespace_prefix=("users", "ada"), limit=2),
-        dict(namespace_prefix=("users", "ada"), limit=2, offset=1),
-        dict(namespace_prefix=("users",), filter={"tag": "sport"}),
-        dict(namespace_prefix=("users",), filter={"n": {"$gt": 2}}),
-        dict(namespace_prefix=("users",), filter={"n": {"$gte": 2, "$lt": 7}}),
-        dict(namespace_prefix=("users",), filter={"tag": {"$ne": "pet"}}),
-        dict(namespace_prefix=("nobody",)),
-        dict(namespace_prefix=()),
-    ]
-    for case in cases:
-        prefix = case.pop("namespace_prefix")
-        got, expected = ours.search(prefix, **case), reference.search(prefix, **case)
-        assert view(got) == view(expected), (prefix, case)
-    for query in ("cat", "Ada runs ultramarathons", "chess"):
-        for prefix in (("users",), ("users", "ada"), ()):
-            expected = reference.search(prefix, query=query, limit=4)
-            got = ours.search(prefix, query=query, limit=4)
-            assert view(got) == view(expected), (query, prefix)
-            assert [round(i.score, 5) for i in got] == [round(i.score, 5) for i in expected]
-        got = ours.search(("users",), query=query, filter={"tag": "sport"}, limit=3, offset=0)
-        assert view(got) == view(
-            reference.search(("users",), query=query, filter={"tag": "sport"}, limit=3)
-        )
-    # (A get on a namespace that does not exist comes after the listings: InMemoryStore's get
-    # creates an empty namespace that its list_namespaces then reports; ours does not.)
-    for namespace, key in ((("users", "ada"), "p2"), (("users", "bob"), "gone")):
-        mine, theirs = ours.get(namespace, key), reference.get(namespace, key)
-        assert (mine.value if mine else None) == (theirs.value if theirs else None)
-    listings = [
-        dict(),
-        dict(prefix=("users",)),
-        dict(suffix=("ada",)),
-        dict(max_depth=1),
-        dict(limit=1, offset=1),
-        dict(prefix=("users", "*")),
-    ]
-    for case in listings:
-        assert ours.list_namespaces(**case) == reference.list_namespaces(**case), case
-    assert ours.get(("x",), "y") is None and reference.get(("x",), "y") is None
-    # A batch reads the store as it was before its own writes, like InMemoryStore.
-    batch = [
-        PutOp(("users", "cy"), "k", {"content": "new"}),
-        GetOp(("users", "cy"), "k"),
-        SearchOp(("users", "cy")),
-        ListNamespacesOp(match_conditions=(MatchCondition("prefix", ("users", "cy")),)),
-    ]
-    assert [type(r) for r in ours.batch(batch)] == [type(r) for r in reference.batch(batch)]
-    assert ours.get(("users", "cy"), "k").value == {"content": "new"}
+    assert_same_as_in_memory(ours, reference)
 
 
 def test_in_memory_bits_follow_writes_from_other_connections(tmp_path) -> None:
