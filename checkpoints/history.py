@@ -32,8 +32,14 @@ QUEUE_CHANNEL = "messages"
 
 
 def running_checkpointer(config: RunnableConfig | None) -> BaseCheckpointSaver | None:
-    """The checkpointer of the graph run that ``config`` belongs to."""
-    return ((config or {}).get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+    """The checkpointer of the graph run that ``config`` belongs to.
+
+    Under ``langgraph dev`` / LangGraph Platform with a custom checkpointer (langgraph.json),
+    the server hands the graph a new adapter around it on every run; the saver inside is the
+    one whose tables and recall index file are read (one index, not one per run)."""
+    saver = ((config or {}).get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
+    inner = getattr(saver, "_inner", None)
+    return inner if isinstance(inner, BaseCheckpointSaver) else saver
 
 
 @dataclass
@@ -102,13 +108,15 @@ def read_log(
 
 # -- SQLite -------------------------------------------------------------------------------
 
+# Rows carry their checkpoint id (ids grow with time) to be put in order: the rowid is no
+# order, since the saver re-puts a write with INSERT OR REPLACE, which gives it a new rowid.
 _SQLITE_WRITES = (
-    "SELECT rowid, type, value FROM writes WHERE thread_id = ? AND checkpoint_ns = '' "
-    "AND channel = ? AND rowid > ? ORDER BY rowid"
+    "SELECT rowid, type, value, checkpoint_id, task_id, idx FROM writes WHERE thread_id = ? "
+    "AND checkpoint_ns = '' AND channel = ? AND rowid > ?"
 )
 _SQLITE_CHECKPOINTS = (
-    "SELECT rowid, type, checkpoint FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = '' "
-    "AND rowid > ? ORDER BY rowid"
+    "SELECT rowid, type, checkpoint, checkpoint_id FROM checkpoints WHERE thread_id = ? "
+    "AND checkpoint_ns = '' AND rowid > ?"
 )
 
 
@@ -164,12 +172,19 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
 
     write_rows = yield query(_SQLITE_WRITES, (thread_id, QUEUE_CHANNEL, writes_after))
     checkpoint_rows = yield query(_SQLITE_CHECKPOINTS, (thread_id, checkpoints_after))
+    # Oldest first, each checkpoint's queue snapshot (if it holds one) before the writes made
+    # after it, as the graph saw them. A snapshot (every SNAPSHOT_EVERY queue updates) holds
+    # the messages of the step that made it, which no write holds; read before all writes, it
+    # would put the whole window ahead of older, already evicted messages.
+    events = [(r[3], 0, "", 0, r[1], r[2]) for r in checkpoint_rows]
+    events += [(r[3], 1, r[4], r[5], r[1], r[2]) for r in write_rows]
+    events.sort(key=lambda event: event[:4])
     found: dict[str, BaseMessage] = {}
-    for _, type_, blob in checkpoint_rows:
-        checkpoint = saver.serde.loads_typed((type_, blob))
-        merge_versions(found, _queue_value(checkpoint["channel_values"].get(QUEUE_CHANNEL)))
-    for _, type_, blob in write_rows:
-        merge_versions(found, _queue_value(saver.serde.loads_typed((type_, blob))))
+    for _, is_write, _, _, type_, blob in events:
+        value = saver.serde.loads_typed((type_, blob))
+        if not is_write:
+            value = value["channel_values"].get(QUEUE_CHANNEL)
+        merge_versions(found, _queue_value(value))
     return LogBatch(
         messages=list(found.values()),
         cursor={
@@ -204,9 +219,12 @@ async def _no_async() -> Any:
 # -- PostgreSQL ---------------------------------------------------------------------------
 
 _PG_WRITES = (
-    "SELECT checkpoint_id, type, blob FROM checkpoint_writes WHERE thread_id = %s "
-    "AND checkpoint_ns = '' AND channel = %s AND checkpoint_id >= %s "
-    "ORDER BY checkpoint_id, task_id, idx"
+    "SELECT checkpoint_id, task_id, idx, type, blob FROM checkpoint_writes WHERE thread_id = %s "
+    "AND checkpoint_ns = '' AND channel = %s AND checkpoint_id >= %s"
+)
+_PG_VERSIONS = (
+    "SELECT checkpoint_id, checkpoint -> 'channel_versions' ->> %s AS version FROM checkpoints "
+    "WHERE thread_id = %s AND checkpoint_ns = '' AND checkpoint_id > %s"
 )
 _PG_BLOBS = (
     "SELECT version, type, blob FROM checkpoint_blobs WHERE thread_id = %s "
@@ -227,6 +245,7 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
     # it since. Versions of a message merge by id, so reading a row twice is harmless.
     after_checkpoint = str(cursor.get("checkpoint", ""))
     after_version = str(cursor.get("version", ""))
+    versions_after = str(cursor.get("versions", ""))
 
     def sync_rows(sql: str, params: tuple) -> list[Any]:
         with saver._cursor() as cur:
@@ -247,17 +266,30 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
 
     write_rows = yield query(_PG_WRITES, (thread_id, QUEUE_CHANNEL, after_checkpoint))
     blob_rows = yield query(_PG_BLOBS, (thread_id, QUEUE_CHANNEL, after_version))
+    version_rows = yield query(_PG_VERSIONS, (QUEUE_CHANNEL, thread_id, versions_after))
+    # In order as for SQLite: a queue snapshot (a blob) at the first checkpoint that holds its
+    # version, before the writes made after that checkpoint.
+    made_at: dict[str, str] = {}
+    for row in sorted(version_rows, key=lambda r: r["checkpoint_id"]):
+        made_at.setdefault(row["version"], row["checkpoint_id"])
+    events = [
+        (made_at.get(r["version"], "\uffff"), 0, "", 0, r["type"], r["blob"])
+        for r in blob_rows
+        if r["type"] != "empty"
+    ]
+    events += [
+        (r["checkpoint_id"], 1, r["task_id"], r["idx"], r["type"], r["blob"]) for r in write_rows
+    ]
+    events.sort(key=lambda event: event[:4])
     found: dict[str, BaseMessage] = {}
-    for row in blob_rows:
-        if row["type"] != "empty":
-            merge_versions(found, _queue_value(saver.serde.loads_typed((row["type"], row["blob"]))))
-    for row in write_rows:
-        merge_versions(found, _queue_value(saver.serde.loads_typed((row["type"], row["blob"]))))
+    for *_, type_, blob in events:
+        merge_versions(found, _queue_value(saver.serde.loads_typed((type_, blob))))
     return LogBatch(
         messages=list(found.values()),
         cursor={
             "checkpoint": max([after_checkpoint, *(r["checkpoint_id"] for r in write_rows)]),
             "version": max([after_version, *(r["version"] for r in blob_rows)]),
+            "versions": max([versions_after, *(r["checkpoint_id"] for r in version_rows)]),
         },
     )
 

@@ -12,6 +12,8 @@ from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
+from langgraph_memgpt.checkpoints.history import read_log
+from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tools.recall import (
     asearch_conversation,
@@ -254,3 +256,32 @@ async def test_async_postgres_checkpointer(postgres_url: str, index_file: Path) 
             )
         page = await asearch_conversation(saver, "async-ada", "Which marathon do I run?")
         assert page.hits[0].text == FACTS[2]
+
+
+def human_texts_in_log(saver: Any) -> list[str]:
+    log = drive(read_log(saver, "ada", {}))
+    return [str(m.content) for m in log.messages if m.type == "human"]
+
+
+def said(turns: int) -> list[str]:
+    return [*FACTS, *(f"Small talk {t}: nice weather again." for t in range(3, turns))]
+
+
+def test_the_log_is_read_in_the_order_messages_were_said(tmp_path: Path) -> None:
+    """Queue snapshots (every 50 updates) hold only the messages still in the window; a full
+    read must still give the whole thread in order, or neighbour windows and sessions of the
+    index would be wrong."""
+    with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        chat(build_graph(ScriptedChatModel(default=reply("Noted!")), checkpointer=saver), 40)
+        assert human_texts_in_log(saver) == said(40)
+
+
+def test_the_postgres_log_is_read_in_order(postgres_url: str, index_file: Path) -> None:
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with PostgresSaver.from_conn_string(postgres_url) as saver:
+        saver.setup()
+        saver.delete_thread("ada")  # the server is shared with the other Postgres tests
+        model = ScriptedChatModel(default=reply("Noted!"))
+        chat(build_graph(model, checkpointer=saver, summarizer=summarizer()), 40)
+        assert human_texts_in_log(saver) == said(40)
