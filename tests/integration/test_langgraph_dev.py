@@ -1,124 +1,71 @@
 """``langgraph dev`` serves the agent from langgraph.json; the SDK runs it against the double.
 
-One server for the module: it loads ``langgraph_memgpt.graph:graph`` as LangGraph Studio and
-the Platform would, and its model calls go to an Ollama double running in this process.
+One server for the module (see dev_server.py): it loads ``langgraph_memgpt.graph:graph`` and
+the SQLite checkpointer / sqlite-vec archive factories as LangGraph Studio would, on files in
+a temp folder. The last test stops it and starts it again on the same files: the thread's
+messages, its core memory, the user's archival passages and conversation_search must all
+still be there.
 """
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
+import sqlite3
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
+from contextlib import closing
 from typing import Any
 
 import pytest
+from dev_server import WINDOW, DevServer
 from langgraph_sdk import get_client
-from memgpt_integration import REPO_ROOT, clean_env, get_free_port, stop_process
 from ollama_double import Answer, OllamaDouble, send_message
 
 pytestmark = pytest.mark.integration
 
-STARTUP_TIMEOUT = 90
-WINDOW = 4096
-
-
-def langgraph_command() -> list[str]:
-    script = Path(sys.executable).parent / "langgraph"
-    if script.exists():
-        return [str(script)]
-    found = shutil.which("langgraph")
-    if found:
-        return [found]
-    pytest.skip("the langgraph CLI (langgraph-cli[inmem]) is not installed")
-
-
-@dataclass
-class DevServer:
-    url: str
-    double: OllamaDouble
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")[-8000:]
-
-
-def wait_until_ok(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(
-                f"langgraph dev exited with {process.returncode} before serving /ok:\n"
-                + log.read_text(errors="replace")[-8000:]
-            )
-        try:
-            with urllib.request.urlopen(f"{url}/ok", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.25)
-    pytest.fail(
-        f"langgraph dev did not answer GET /ok within {STARTUP_TIMEOUT}s:\n"
-        + log.read_text(errors="replace")[-8000:]
-    )
+USER = "ada"
 
 
 @pytest.fixture(scope="module")
 def dev_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
-    # langgraph dev keeps its in-memory state in ./.langgraph_api (cwd-relative); remove it
-    # afterwards unless it was there already (a developer's own dev server state).
-    state_dir = REPO_ROOT / ".langgraph_api"
-    had_state_dir = state_dir.exists()
-    log = tmp_path_factory.mktemp("langgraph-dev") / "server.log"
-    port = get_free_port()
-    url = f"http://127.0.0.1:{port}"
-    double = OllamaDouble().start()  # default echo responder
-    env = clean_env(
-        MEMGPT_OLLAMA_BASE_URL=double.url,
-        MEMGPT_CONTEXT_WINDOW=str(WINDOW),
-    )
-    command = [
-        *langgraph_command(),
-        "dev",
-        "--no-browser",
-        "--no-reload",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--config",
-        str(REPO_ROOT / "langgraph.json"),
-    ]
-    process = None
+    double = OllamaDouble().start()  # default echo responder; tests add scripted answers
+    server = DevServer(workdir=tmp_path_factory.mktemp("langgraph-dev"), double=double)
     try:
-        with log.open("w") as sink:
-            process = subprocess.Popen(
-                command,
-                cwd=REPO_ROOT,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        wait_until_ok(url, process, log)
-        yield DevServer(url=url, double=double, log=log)
+        yield server.start()
     finally:
-        if process is not None:
-            stop_process(process)
+        server.stop()
         double.stop()
-        if not had_state_dir:
-            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def user(text: str) -> dict[str, Any]:
     return {"messages": [{"role": "user", "content": text}]}
+
+
+def tool_call(name: str, **arguments: Any) -> dict[str, Any]:
+    return {"name": name, "arguments": arguments}
+
+
+def tool_results(state: dict[str, Any], name: str) -> list[str]:
+    return [
+        m["content"]
+        for m in state["values"]["messages"]
+        if m["type"] == "tool" and m.get("name") == name
+    ]
+
+
+def checkpoint_rows(server: DevServer, thread_id: str) -> int:
+    uri = f"file:{server.checkpoint_db}?mode=ro"
+    with closing(sqlite3.connect(uri, uri=True)) as db:
+        query = "SELECT count(*) FROM checkpoints WHERE thread_id = ?"
+        return db.execute(query, (thread_id,)).fetchone()[0]
+
+
+def replies(messages: list[dict[str, Any]]) -> list[str]:
+    return [
+        call["args"]["message"]
+        for message in messages
+        if message["type"] == "ai"
+        for call in message.get("tool_calls") or []
+        if call["name"] == "send_message"
+    ]
 
 
 async def test_assistant_memgpt_is_registered(dev_server: DevServer) -> None:
@@ -134,21 +81,23 @@ async def test_run_wait_updates_the_thread_state(dev_server: DevServer) -> None:
     thread = await client.threads.create()
     before = len(dev_server.double.chat_requests())
 
-    result = await client.runs.wait(thread["thread_id"], "memgpt", input=user("hello there"))
+    result = await client.runs.wait(
+        thread["thread_id"], "memgpt", input=user("hello there"), context={"user_id": USER}
+    )
 
     assert isinstance(result, dict) and "__error__" not in result, (result, dev_server.output())
     state = await client.threads.get_state(thread["thread_id"])
     values = state["values"]
     assert {"persona", "human"} <= set(values["blocks"]), values.keys()
-    assert values["budget"]["context_window"] == WINDOW
-    replies = [
-        call["args"]["message"]
-        for message in values["messages"]
-        if message["type"] == "ai"
-        for call in message.get("tool_calls") or []
-        if call["name"] == "send_message"
-    ]
-    assert replies == ["You said: hello there"], dev_server.output()
+    assert values["blocks"]["human"]["limit"] == 5000
+    budget = values["budget"]
+    assert budget["context_window"] == WINDOW
+    assert {"system", "core_memory", "tools", "summary", "queue"} <= set(budget)
+    assert budget["core_memory"] > 0 and budget["tools"] > 0
+    assert replies(values["messages"]) == ["You said: hello there"], dev_server.output()
+
+    # The checkpoints are in the file langgraph.json's factory opened ($MEMGPT_CHECKPOINT_DB).
+    assert checkpoint_rows(dev_server, thread["thread_id"]) > 0
 
     # The server's model calls went to the double, configured from the MEMGPT_* environment.
     requests = dev_server.double.chat_requests()[before:]
@@ -157,23 +106,34 @@ async def test_run_wait_updates_the_thread_state(dev_server: DevServer) -> None:
     assert requests[0]["messages"][-1] == {"role": "user", "content": "hello there"}
 
 
-async def test_run_stream_updates_name_the_graph_nodes(dev_server: DevServer) -> None:
+async def test_run_stream_messages_and_updates(dev_server: DevServer) -> None:
     client = get_client(url=dev_server.url)
     thread = await client.threads.create()
 
     nodes: list[str] = []
+    streamed: dict[str, dict[str, Any]] = {}  # message id -> latest (partial or complete)
     async for part in client.runs.stream(
-        thread["thread_id"], "memgpt", input=user("stream please"), stream_mode=["updates"]
+        thread["thread_id"],
+        "memgpt",
+        input=user("stream please"),
+        stream_mode=["messages", "updates"],
     ):
         assert part.event != "error", (part.data, dev_server.output())
         if part.event == "updates":
             nodes.extend(part.data)
+        elif part.event in ("messages/partial", "messages/complete"):
+            streamed.update({message["id"]: message for message in part.data})
 
     assert nodes == ["check_memory_pressure", "reason", "execute_tools"], dev_server.output()
+    # The model's message streams token by token (the double sends its tool call whole), and
+    # the tool's answer follows.
+    kinds = [message["type"] for message in streamed.values()]
+    assert kinds == ["ai", "tool"], streamed
+    assert replies(list(streamed.values())) == ["You said: stream please"], streamed
 
 
 async def test_conversation_search_reaches_the_servers_checkpointer(dev_server: DevServer) -> None:
-    """Under langgraph dev the server injects its own checkpointer; recall search reads it."""
+    """Under langgraph dev the server injects its checkpointer; recall search reads it."""
     client = get_client(url=dev_server.url)
     thread = await client.threads.create()
     await client.runs.wait(
@@ -183,10 +143,7 @@ async def test_conversation_search_reaches_the_servers_checkpointer(dev_server: 
         [
             Answer(
                 tool_calls=[
-                    {
-                        "name": "conversation_search",
-                        "arguments": {"query": "sister", "request_heartbeat": True},
-                    }
+                    tool_call("conversation_search", query="sister", request_heartbeat=True)
                 ]
             ),
             send_message("She lives in Lisbon."),
@@ -196,11 +153,76 @@ async def test_conversation_search_reaches_the_servers_checkpointer(dev_server: 
     await client.runs.wait(thread["thread_id"], "memgpt", input=user("Where is my sister?"))
 
     state = await client.threads.get_state(thread["thread_id"])
-    results = [
-        m
-        for m in state["values"]["messages"]
-        if m["type"] == "tool" and m.get("name") == "conversation_search"
-    ]
+    results = tool_results(state, "conversation_search")
     assert results, dev_server.output()
-    assert "My sister Alice moved to Lisbon." in results[-1]["content"], dev_server.output()
-    assert "Showing" in results[-1]["content"]
+    assert "My sister Alice moved to Lisbon." in results[-1], dev_server.output()
+    assert "Showing" in results[-1]
+
+
+async def test_memory_survives_a_restart(dev_server: DevServer) -> None:
+    client = get_client(url=dev_server.url)
+    thread = await client.threads.create()
+    thread_id = thread["thread_id"]
+    dev_server.double.script.extend(
+        [
+            Answer(
+                tool_calls=[
+                    tool_call(
+                        "core_memory_append",
+                        label="human",
+                        content="Has a grey cat called Miso.",
+                        request_heartbeat=True,
+                    ),
+                    tool_call(
+                        "archival_memory_insert",
+                        content="Ada adopted Miso, a grey cat, from a Lisbon shelter in 2021.",
+                        tags=["pets"],
+                        request_heartbeat=True,
+                    ),
+                ]
+            ),
+            send_message("What a lovely name!"),
+        ]
+    )
+    await client.runs.wait(
+        thread_id,
+        "memgpt",
+        input=user("I adopted a grey cat called Miso in 2021."),
+        context={"user_id": USER},
+    )
+    before = (await client.threads.get_state(thread_id))["values"]
+    assert "Miso" in before["blocks"]["human"]["value"], dev_server.output()
+
+    dev_server.restart()
+    client = get_client(url=dev_server.url)
+
+    state = await client.threads.get_state(thread_id)
+    after = state["values"]
+    assert [m["content"] for m in after["messages"]] == [m["content"] for m in before["messages"]]
+    assert "What a lovely name!" in replies(after["messages"])
+    assert after["blocks"] == before["blocks"]
+    assert after["budget"] == before["budget"]
+
+    passages = await client.store.search_items(["archival", USER], query="grey cat shelter")
+    assert [p["value"]["content"] for p in passages["items"]][:1] == [
+        "Ada adopted Miso, a grey cat, from a Lisbon shelter in 2021."
+    ], dev_server.output()
+
+    dev_server.double.script.extend(
+        [
+            Answer(
+                tool_calls=[
+                    tool_call("conversation_search", query="cat adopted", request_heartbeat=True)
+                ]
+            ),
+            send_message("You adopted Miso in 2021."),
+        ]
+    )
+    await client.runs.wait(
+        thread_id, "memgpt", input=user("When did I get my cat?"), context={"user_id": USER}
+    )
+    results = tool_results(await client.threads.get_state(thread_id), "conversation_search")
+    assert results and "I adopted a grey cat called Miso in 2021." in results[-1], (
+        results,
+        dev_server.output(),
+    )

@@ -1,0 +1,152 @@
+"""How the HTTP API reaches the agent: the LangGraph server's own client, store and checkpointer.
+
+Threads, runs and thread state go through the in-process ``langgraph_sdk`` client
+(``get_client()`` without a URL, which calls the server it runs in without a network hop).
+That keeps the API a client of the server like Studio is: the same code works under
+``langgraph dev`` (our SQLite files) and on LangGraph Platform (its PostgreSQL checkpointer
+and store), and runs go through the server's queue and multitask rules instead of around
+them.
+
+Archival memory and ``/status`` need the store and checkpointer *objects* (our keyword search
+and counts, the recall log), which the SDK's HTTP surface does not offer; they come from
+langgraph-api, which injects these very instances into every graph run. Both look-ups live
+here so a change in langgraph-api touches one file.
+
+Each user has one conversation thread, with a thread id derived from the user id, created by
+the first request that needs it.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from functools import cache
+from typing import Any
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.store.base import BaseStore
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.server.errors import ApiError
+from langgraph_sdk import get_client
+from langgraph_sdk.client import LangGraphClient
+from langgraph_sdk.errors import NotFoundError
+from starlette.requests import Request
+
+GRAPH_ID = "memgpt"
+"""The graph langgraph.json registers; also the model name the chat API lists."""
+THREAD_NAMESPACE = uuid.UUID("0b5e8f52-4f55-4d39-9a63-6d2f1f3c7a10")
+USER_HEADERS = ("x-user-id", "x-openwebui-user-id")
+"""Open WebUI sends X-OpenWebUI-User-Id when ENABLE_FORWARD_USER_INFO_HEADERS is on."""
+# No dots: LangGraph store namespace labels may not contain them, and the user id is one.
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_@:+=-]{1,128}")
+
+
+def user_thread_id(user_id: str) -> str:
+    """The id of ``user_id``'s conversation thread (a UUID, as the LangGraph API requires).
+
+    Example:
+        ```python
+        user_thread_id("ada")  # the same id on every server, every time
+        ```
+    """
+    return str(uuid.uuid5(THREAD_NAMESPACE, f"{GRAPH_ID}:{user_id}"))
+
+
+def resolve_user(request: Request, given: str | None = None) -> str:
+    """The user a request is for: ``given`` (a body or query field) or the X-User-Id header.
+
+    Without either, the server's configured user (``$MEMGPT_USER_ID`` or ``default``), so a
+    single-user set-up needs no header.
+    """
+    header = next((request.headers[h] for h in USER_HEADERS if request.headers.get(h)), None)
+    if given is not None and header is not None and given != header:
+        raise ApiError(
+            400,
+            f"the request names two users: '{given}' in the body or query and '{header}' in "
+            "the X-User-Id header",
+            param="user",
+        )
+    user = given if given is not None else header
+    if user is None:
+        return Context().user_id
+    if not USER_ID_PATTERN.fullmatch(user):
+        raise ApiError(
+            400,
+            f"invalid user id {user!r}: use 1-128 letters, digits or _ @ : + = - (no dots or "
+            "spaces)",
+            param="user",
+        )
+    return user
+
+
+def user_context(user_id: str) -> Context:
+    """The agent's configuration (from the server's environment) for ``user_id``."""
+    return Context(user_id=user_id)
+
+
+@cache
+def graph_client() -> LangGraphClient:
+    """The in-process SDK client (created at first use, once the server is up)."""
+    return get_client()
+
+
+async def existing_thread(client: LangGraphClient, thread_id: str) -> dict[str, Any] | None:
+    try:
+        return dict(await client.threads.get(thread_id))
+    except NotFoundError:
+        return None
+
+
+async def ensure_user_thread(client: LangGraphClient, user_id: str) -> str:
+    """``user_id``'s thread id, creating the thread if it does not exist yet."""
+    thread_id = user_thread_id(user_id)
+    await client.threads.create(
+        thread_id=thread_id,
+        if_exists="do_nothing",
+        graph_id=GRAPH_ID,
+        metadata={"user_id": user_id, "created_by": "langgraph-memgpt http api"},
+    )
+    return thread_id
+
+
+async def refuse_if_busy(client: LangGraphClient, thread_id: str) -> None:
+    """A 409 while a run is writing to the thread (its state would change underneath)."""
+    thread = await existing_thread(client, thread_id)
+    if thread is not None and thread.get("status") == "busy":
+        raise ApiError(
+            409,
+            "the agent is still answering this user's previous message; try again when it "
+            "has finished",
+            type="conflict",
+        )
+
+
+def _outside_server() -> ApiError:
+    return ApiError(
+        503,
+        "this endpoint needs the LangGraph server (langgraph dev or LangGraph Platform) "
+        "that serves the memgpt graph",
+        type="server_error",
+    )
+
+
+async def server_store() -> BaseStore:
+    """The store the server gives graph runs (our archive locally, the platform's deployed)."""
+    try:
+        from langgraph_api.store import get_store
+    except ImportError:
+        raise _outside_server() from None
+    return await get_store()
+
+
+async def server_checkpointer() -> BaseCheckpointSaver:
+    """The checkpointer the server gives graph runs."""
+    try:
+        from langgraph_api._checkpointer import get_checkpointer
+    except ImportError:
+        raise _outside_server() from None
+    saver = await get_checkpointer()
+    # A custom checkpointer (ours under langgraph dev) comes wrapped in an adapter; the recall
+    # log reads SQLite savers directly with SQL, so hand over the saver itself.
+    inner = getattr(saver, "_inner", None)
+    return inner if isinstance(inner, BaseCheckpointSaver) else saver

@@ -1,0 +1,276 @@
+"""``/memory/*`` and ``/status``: a user's memory, read and edited from outside the chat.
+
+- ``POST /memory/search`` and ``POST /memory/add`` work on the user's archival memory with the
+  same code as the agent's ``archival_memory_search`` / ``archival_memory_insert`` tools
+  (hybrid keyword + semantic ranking, passages split and stored in one batch), on the store
+  the server gives graph runs.
+- ``GET /memory/core`` and ``PATCH /memory/core/{label}`` read and rewrite the core memory
+  blocks of the user's thread, with the tools' rules: a block must exist, be writable and stay
+  within its character limit. The edit is a state update of the thread (checkpointed like the
+  agent's own edits, so it shows in Studio and the block history).
+- ``GET /status``: model, window, token budget, recall and archival counts, storage.
+
+Every check runs before anything is written: a refused request changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Any
+
+from langgraph.store.base import BaseStore, SearchItem
+from langgraph_memgpt.checkpoints.recall_index import RRF_K, date_range
+from langgraph_memgpt.graph.agent import AgentSpec
+from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.state import Block, utc_now
+from langgraph_memgpt.server.backend import (
+    ensure_user_thread,
+    existing_thread,
+    graph_client,
+    refuse_if_busy,
+    resolve_user,
+    server_checkpointer,
+    server_store,
+    user_context,
+    user_thread_id,
+)
+from langgraph_memgpt.server.errors import ApiError, parse_json_body
+from langgraph_memgpt.server.openapi import USER_HEADER_PARAMETER, documented
+from langgraph_memgpt.server.schemas import (
+    CoreBlock,
+    CoreBlockPatch,
+    CoreMemory,
+    MemoryAddRequest,
+    MemoryAddResponse,
+    MemorySearchRequest,
+    MemorySearchResponse,
+    Passage,
+    Status,
+)
+from langgraph_memgpt.status import acollect_status
+from langgraph_memgpt.tools.archival import (
+    archive_namespace,
+    hybrid_search,
+    insert_passages,
+    normalize_tags,
+)
+from langgraph_sdk.client import LangGraphClient
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+USER_QUERY_PARAMETER = {
+    "name": "user",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Whose memory (instead of the X-User-Id header).",
+}
+LABEL_PARAMETER = {
+    "name": "label",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string"},
+    "description": "The block, e.g. 'human' or 'persona'.",
+}
+DATE_FIELDS = ("start_datetime", "end_datetime")
+# The blocks a thread starts with come from the served graph's agent (langgraph.json's
+# langgraph_memgpt.graph:graph, built with the default agent).
+SERVED_AGENT = AgentSpec()
+
+
+def _archive(ctx: Context) -> tuple[str, ...]:
+    return archive_namespace(ctx, user_thread_id(ctx.user_id))
+
+
+def _passage(item: SearchItem, relevance: float) -> Passage:
+    return Passage(
+        id=item.key,
+        content=str(item.value.get("content", "")),
+        tags=list(item.value.get("tags") or []),
+        created_at=item.created_at.astimezone(UTC).isoformat(timespec="seconds"),
+        # The tool's display scale: 1.0 for a passage ranked first by both rankings.
+        relevance=round(relevance * (RRF_K + 1) / 2, 4),
+        similarity=round(item.score, 4) if item.score is not None else None,
+        source=item.value.get("source"),
+    )
+
+
+def search_archive(
+    store: BaseStore,
+    ctx: Context,
+    query: MemorySearchRequest,
+    start: datetime | None,
+    end: datetime | None,
+) -> tuple[int, list[Passage]]:
+    """Ranked passages of the user's archive matching the request's filters (blocking)."""
+    wanted = set(normalize_tags(query.tags))
+    matches = []
+    for item, relevance in hybrid_search(
+        store, _archive(ctx), query.query, min_similarity=ctx.archival_min_similarity
+    ):
+        tags = set(item.value.get("tags") or [])
+        if wanted and not (wanted <= tags if query.tag_match == "all" else wanted & tags):
+            continue
+        created = item.created_at.astimezone(UTC)
+        if (start and created < start) or (end and created >= end):
+            continue
+        matches.append(_passage(item, relevance))
+    return len(matches), matches[: query.limit]
+
+
+@documented(
+    "Search the user's archival memory",
+    request=MemorySearchRequest,
+    response=MemorySearchResponse,
+    errors={400: "Invalid request"},
+)
+async def memory_search(request: Request) -> JSONResponse:
+    """Hybrid keyword + semantic search of the user's archival passages, best first."""
+    payload = await parse_json_body(request, MemorySearchRequest)
+    user_id = resolve_user(request, payload.user)
+    if not payload.query.strip():
+        raise ApiError(400, "query is empty; say what to look for", param="query")
+    try:
+        start, end = date_range(payload.start_datetime, payload.end_datetime, DATE_FIELDS)
+    except ValueError as error:
+        field = next((name for name in DATE_FIELDS if str(error).startswith(name)), None)
+        raise ApiError(400, str(error), param=field) from None
+    store = await server_store()
+    total, results = await asyncio.to_thread(
+        search_archive, store, user_context(user_id), payload, start, end
+    )
+    body = MemorySearchResponse(user=user_id, query=payload.query, total=total, results=results)
+    return JSONResponse(body.model_dump())
+
+
+@documented(
+    "Add text to the user's archival memory",
+    request=MemoryAddRequest,
+    response=MemoryAddResponse,
+    status=201,
+    errors={400: "Invalid request"},
+)
+async def memory_add(request: Request) -> JSONResponse:
+    """Store text as archival passages (long text is split; all passages in one batch)."""
+    payload = await parse_json_body(request, MemoryAddRequest)
+    user_id = resolve_user(request, payload.user)
+    if not payload.content.strip():
+        raise ApiError(400, "content is empty; nothing to store", param="content")
+    store = await server_store()
+    ids = await asyncio.to_thread(
+        insert_passages,
+        store,
+        _archive(user_context(user_id)),
+        payload.content,
+        payload.tags,
+        source=payload.source,
+    )
+    return JSONResponse(MemoryAddResponse(user=user_id, ids=ids).model_dump(), status_code=201)
+
+
+async def _thread_blocks(
+    client: LangGraphClient, thread_id: str, ctx: Context
+) -> tuple[bool, dict[str, Block]]:
+    """(whether the thread has its blocks yet, the blocks): a new thread shows its defaults."""
+    stored: dict[str, Block] = {}
+    if await existing_thread(client, thread_id) is not None:
+        state = await client.threads.get_state(thread_id)
+        stored = dict((state.get("values") or {}).get("blocks") or {})
+    return bool(stored), {**SERVED_AGENT.missing_blocks(ctx, stored), **stored}
+
+
+def _core_block(block: Block) -> CoreBlock:
+    return CoreBlock(**block, chars=len(block["value"]))
+
+
+@documented(
+    "Read the core memory blocks of the user's thread",
+    response=CoreMemory,
+    parameters=(USER_HEADER_PARAMETER, USER_QUERY_PARAMETER),
+    errors={400: "Invalid user"},
+)
+async def memory_core(request: Request) -> JSONResponse:
+    """The blocks the agent sees in every prompt, with their sizes and limits."""
+    user_id = resolve_user(request, request.query_params.get("user"))
+    thread_id = user_thread_id(user_id)
+    initialized, blocks = await _thread_blocks(graph_client(), thread_id, user_context(user_id))
+    body = CoreMemory(
+        user=user_id,
+        thread_id=thread_id,
+        initialized=initialized,
+        blocks={label: _core_block(block) for label, block in blocks.items()},
+    )
+    return JSONResponse(body.model_dump())
+
+
+@documented(
+    "Rewrite one core memory block",
+    request=CoreBlockPatch,
+    response=CoreBlock,
+    parameters=(USER_HEADER_PARAMETER, LABEL_PARAMETER),
+    errors={
+        400: "Invalid request or over the block's character limit",
+        403: "The block is read-only",
+        404: "No such block",
+        409: "The agent is answering this user right now",
+    },
+)
+async def memory_core_patch(request: Request) -> JSONResponse:
+    """Replace a block's value, as the agent's memory_rethink tool would."""
+    label = request.path_params["label"]
+    payload = await parse_json_body(request, CoreBlockPatch)
+    user_id = resolve_user(request, payload.user)
+    client = graph_client()
+    thread_id = user_thread_id(user_id)
+    _, blocks = await _thread_blocks(client, thread_id, user_context(user_id))
+    block = blocks.get(label)
+    if block is None:
+        known = ", ".join(sorted(blocks)) or "none"
+        raise ApiError(
+            404,
+            f"there is no memory block '{label}'; blocks: {known}",
+            type="not_found",
+            param="label",
+        )
+    if block["read_only"]:
+        raise ApiError(
+            403, f"memory block '{label}' is read-only", type="permission_error", param="label"
+        )
+    if len(payload.value) > block["limit"]:
+        raise ApiError(
+            400,
+            f"block '{label}' would have {len(payload.value):,} characters, over its limit of "
+            f"{block['limit']:,}; nothing was changed",
+            param="value",
+        )
+    await refuse_if_busy(client, thread_id)
+    updated = Block(**{**block, "value": payload.value, "updated_at": utc_now()})
+    await ensure_user_thread(client, user_id)
+    # Written as the tool executor's update: the thread then rests as after a turn (no node
+    # pending), and the next message starts a normal turn.
+    await client.threads.update_state(
+        thread_id, {"blocks": {label: updated}}, as_node="execute_tools"
+    )
+    return JSONResponse(_core_block(updated).model_dump())
+
+
+@documented(
+    "Model, window, token budget, memory counts and storage of the user's agent",
+    response=Status,
+    parameters=(USER_HEADER_PARAMETER, USER_QUERY_PARAMETER),
+    errors={400: "Invalid user"},
+)
+async def status(request: Request) -> JSONResponse:
+    """What the agent runs on and how much it remembers, for the user's thread."""
+    user_id = resolve_user(request, request.query_params.get("user"))
+    thread_id = user_thread_id(user_id)
+    exists = await existing_thread(graph_client(), thread_id) is not None
+    info: dict[str, Any] = await acollect_status(
+        checkpointer=await server_checkpointer(),
+        store=await server_store(),
+        thread_id=thread_id if exists else None,
+        user_id=user_id,
+        context=user_context(user_id),
+    )
+    return JSONResponse(Status.model_validate(info).model_dump())

@@ -1,0 +1,100 @@
+"""OpenAPI descriptions of the HTTP API's routes, built from the pydantic models.
+
+The LangGraph server publishes one OpenAPI document (``/openapi.json``, shown at ``/docs``)
+and adds a Starlette app's routes to it by reading each endpoint's docstring: the YAML after
+a ``---`` line is the route's OpenAPI operation (Starlette's ``SchemaGenerator``). The
+decorator below writes that YAML from the request and response models, with their JSON
+schemas inlined (the merged document has no room for our own ``components``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import yaml
+from langgraph_memgpt.server.schemas import ErrorBody
+from pydantic import BaseModel
+
+EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
+
+USER_HEADER_PARAMETER = {
+    "name": "X-User-Id",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string"},
+    "description": "Whose memory (also accepted: X-OpenWebUI-User-Id, or a 'user' field).",
+}
+
+
+def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with every ``$ref`` to its ``$defs`` replaced by the definition."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and reference.startswith("#/$defs/"):
+                return resolve(definitions[reference.removeprefix("#/$defs/")])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    return resolve(schema)
+
+
+def documented(
+    summary: str,
+    *,
+    request: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    parameters: Sequence[Mapping[str, Any]] = (USER_HEADER_PARAMETER,),
+    errors: Mapping[int, str] | None = None,
+    streams: bool = False,
+    tag: str = "Memory agent",
+) -> Callable[[EndpointT], EndpointT]:
+    """Attach an OpenAPI operation to a Starlette endpoint (appended to its docstring).
+
+    Example:
+        ```python
+        @documented("Add to archival memory", request=MemoryAddRequest,
+                    response=MemoryAddResponse, status=201, errors={400: "Bad request"})
+        async def add_memory(request: Request) -> JSONResponse: ...
+        ```
+    """
+    operation: dict[str, Any] = {"summary": summary, "tags": [tag]}
+    if parameters:
+        operation["parameters"] = [dict(p) for p in parameters]
+    if request is not None:
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": inline_schema(request)}},
+        }
+    content: dict[str, Any] = {}
+    if response is not None:
+        content["application/json"] = {"schema": inline_schema(response)}
+    if streams:
+        content["text/event-stream"] = {
+            "schema": {"type": "string", "description": "Server-sent events, then [DONE]."}
+        }
+    responses: dict[str, Any] = {str(status): {"description": "OK", "content": content}}
+    for code, description in (errors or {}).items():
+        responses[str(code)] = {
+            "description": description,
+            "content": {"application/json": {"schema": inline_schema(ErrorBody)}},
+        }
+    operation["responses"] = responses
+
+    def attach(endpoint: EndpointT) -> EndpointT:
+        text = (endpoint.__doc__ or summary).strip()
+        described = yaml.safe_dump(operation, sort_keys=False)
+        if "---" in text or "---" in described:
+            # Starlette keeps only what follows the last '---' of the docstring.
+            raise ValueError(f"{endpoint.__name__}: '---' would cut the docstring's YAML")
+        endpoint.__doc__ = f"{text}\n---\n{described}"
+        return endpoint
+
+    return attach

@@ -1,0 +1,186 @@
+"""Request and response bodies of the HTTP API (pydantic models; the OpenAPI docs use them).
+
+The chat models follow OpenAI's Chat Completions API closely enough for its clients and for
+Open WebUI: unknown request fields (``temperature``, ``top_p``, ...) are accepted and ignored,
+since the agent runs with its own model settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from langgraph_memgpt.tools.archival import MAX_INSERT_CHARS
+from pydantic import BaseModel, ConfigDict, Field
+
+USER_FIELD_DESCRIPTION = (
+    "Whose memory: selects the user's archive and their conversation thread. Same as the "
+    "X-User-Id header; default: the server's MEMGPT_USER_ID (or 'default')."
+)
+
+# -- OpenAI-compatible chat -------------------------------------------------------------------
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    role: str = Field(description="'system', 'user', 'assistant' or 'tool'.")
+    content: str | list[dict[str, Any]] | None = Field(
+        default=None, description="Text, or a list of content parts ({'type': 'text', ...})."
+    )
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class ChatCompletionRequest(BaseModel):
+    """Only the newest user message is used: the agent keeps its own history and memory."""
+
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(description="The agent, as listed by GET /v1/models ('memgpt').")
+    messages: list[ChatMessage] = Field(min_length=1)
+    stream: bool = False
+    stream_options: StreamOptions | None = None
+    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+
+
+class AssistantMessage(BaseModel):
+    role: Literal["assistant"] = "assistant"
+    content: str
+
+
+class Choice(BaseModel):
+    index: int = 0
+    message: AssistantMessage
+    finish_reason: Literal["stop"] = "stop"
+
+
+class Usage(BaseModel):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class ChatCompletion(BaseModel):
+    id: str
+    object: Literal["chat.completion"] = "chat.completion"
+    created: int
+    model: str
+    choices: list[Choice]
+    usage: Usage
+
+
+class Model(BaseModel):
+    id: str
+    object: Literal["model"] = "model"
+    created: int
+    owned_by: str
+
+
+class ModelList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Model]
+
+
+# -- memory -----------------------------------------------------------------------------------
+
+
+class MemorySearchRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str = Field(min_length=1, description="Words or a question.")
+    tags: list[str] | None = Field(default=None, description="Only passages with these tags.")
+    tag_match: Literal["any", "all"] = "any"
+    start_datetime: str | None = Field(default=None, description="ISO date/time lower bound.")
+    end_datetime: str | None = Field(
+        default=None, description="ISO date/time upper bound; a bare date includes that day."
+    )
+    limit: int = Field(default=10, ge=1, le=100)
+    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+
+
+class Passage(BaseModel):
+    id: str
+    content: str
+    tags: list[str]
+    created_at: str
+    relevance: float = Field(description="Rank-fusion score of keyword and semantic rankings.")
+    similarity: float | None = Field(description="Cosine similarity, if found by meaning.")
+    source: str | None = None
+
+
+class MemorySearchResponse(BaseModel):
+    user: str
+    query: str
+    total: int = Field(description="Matching passages before the limit.")
+    results: list[Passage]
+
+
+class MemoryAddRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(
+        min_length=1,
+        max_length=MAX_INSERT_CHARS,
+        description="Text to remember; long text is split into passages.",
+    )
+    tags: list[str] | None = None
+    source: str | None = Field(default=None, description="Where the text comes from.")
+    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+
+
+class MemoryAddResponse(BaseModel):
+    user: str
+    ids: list[str]
+
+
+class CoreBlock(BaseModel):
+    value: str
+    limit: int
+    chars: int
+    description: str
+    read_only: bool
+    updated_at: str
+
+
+class CoreMemory(BaseModel):
+    user: str
+    thread_id: str
+    initialized: bool = Field(
+        description="False: the thread has no turn yet; these are the blocks it will start with."
+    )
+    blocks: dict[str, CoreBlock]
+
+
+class CoreBlockPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    value: str = Field(description="The block's complete new value (within its limit).")
+    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+
+
+class Status(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str
+    context_window: int
+    thread_id: str | None
+    user_id: str
+    budget: dict[str, Any] | None = Field(description="Tokens by section of the thread's prompt.")
+    recall_messages: int
+    archival_passages: int | None
+    storage: dict[str, str | None]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

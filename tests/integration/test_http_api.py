@@ -1,0 +1,552 @@
+"""The HTTP API (langgraph.json ``http.app``) on a real ``langgraph dev`` server.
+
+Chat through the official ``openai`` client (as Open WebUI would), the memory and status
+endpoints through httpx. Every refused request is checked to have written nothing: no
+thread, no checkpoint, no passage. One server for the module (see dev_server.py); each test
+uses its own user, so each has its own thread and archive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from dev_server import WINDOW, DevServer, platform_style_config
+from langgraph_memgpt.server.backend import user_thread_id
+from langgraph_sdk import get_client
+from langgraph_sdk.errors import NotFoundError
+from ollama_double import Answer, OllamaDouble, send_message
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
+    double = OllamaDouble().start()  # echo responder: "You said: <newest user message>"
+    dev = DevServer(workdir=tmp_path_factory.mktemp("http-api"), double=double)
+    try:
+        yield dev.start()
+    finally:
+        dev.stop()
+        double.stop()
+
+
+@pytest.fixture
+async def http(server: DevServer) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=server.url, timeout=60) as client:
+        yield client
+
+
+@pytest.fixture
+def chat_client(server: DevServer) -> openai.AsyncOpenAI:
+    # max_retries=0: the client would otherwise retry a 409 and hide it.
+    return openai.AsyncOpenAI(base_url=f"{server.url}/v1", api_key="not-needed", max_retries=0)
+
+
+async def thread_messages(server: DevServer, user: str) -> list[dict[str, Any]]:
+    state = await get_client(url=server.url).threads.get_state(user_thread_id(user))
+    return state["values"]["messages"]
+
+
+async def checkpoint_count(server: DevServer, user: str) -> int:
+    history = await get_client(url=server.url).threads.get_history(user_thread_id(user), limit=1000)
+    return len(history)
+
+
+async def has_thread(server: DevServer, user: str) -> bool:
+    try:
+        await get_client(url=server.url).threads.get(user_thread_id(user))
+    except NotFoundError:
+        return False
+    return True
+
+
+async def archival_count(http: httpx.AsyncClient, user: str) -> int:
+    response = await http.get("/status", params={"user": user})
+    assert response.status_code == 200, response.text
+    return response.json()["archival_passages"]
+
+
+def assert_error(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    message = response.json()["error"]["message"]
+    for word in words:
+        assert word in message, message
+
+
+# -- OpenAI-compatible chat ---------------------------------------------------------------------
+
+
+async def test_models_list_names_the_agent(chat_client: openai.AsyncOpenAI) -> None:
+    models = await chat_client.models.list()
+
+    assert [model.id for model in models.data] == ["memgpt"]
+
+
+async def test_chat_completion_takes_only_the_newest_user_message(
+    server: DevServer, chat_client: openai.AsyncOpenAI
+) -> None:
+    before = len(server.double.chat_requests())
+
+    completion = await chat_client.chat.completions.create(
+        model="memgpt",
+        user="chat-ada",
+        messages=[
+            {"role": "system", "content": "You are a front end's system prompt."},
+            {"role": "user", "content": "An old message the front end resends."},
+            {"role": "assistant", "content": "An old answer."},
+            {"role": "user", "content": "Hello, I am Ada."},
+        ],
+    )
+
+    assert completion.object == "chat.completion"
+    assert completion.choices[0].message.role == "assistant"
+    assert completion.choices[0].message.content == "You said: Hello, I am Ada."
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.prompt_tokens > 0
+    prompt = server.double.chat_requests()[before:][0]["messages"]
+    user_turns = [m["content"] for m in prompt if m["role"] == "user"]
+    assert user_turns == ["Hello, I am Ada."], prompt
+    assert [m["type"] for m in await thread_messages(server, "chat-ada")] == [
+        "human",
+        "ai",
+        "tool",
+    ]
+
+
+async def test_streamed_chat_completion(chat_client: openai.AsyncOpenAI) -> None:
+    stream = await chat_client.chat.completions.create(
+        model="memgpt",
+        user="chat-stream",
+        messages=[{"role": "user", "content": [{"type": "text", "text": "Stream this."}]}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    text, finish_reasons, usage = [], [], None
+    async for chunk in stream:
+        assert chunk.object == "chat.completion.chunk"
+        for choice in chunk.choices:
+            text.append(choice.delta.content or "")
+            finish_reasons.append(choice.finish_reason)
+        usage = chunk.usage or usage
+
+    assert "".join(text) == "You said: Stream this."
+    assert finish_reasons[-1] == "stop"
+    assert usage is not None and usage.total_tokens > 0
+
+
+async def test_the_header_picks_the_user_and_their_own_thread(
+    server: DevServer, chat_client: openai.AsyncOpenAI
+) -> None:
+    for user, text in (("chat-one", "I am user one."), ("chat-two", "I am user two.")):
+        await chat_client.chat.completions.create(
+            model="memgpt",
+            messages=[{"role": "user", "content": text}],
+            extra_headers={"X-User-Id": user},
+        )
+    await chat_client.chat.completions.create(
+        model="memgpt",
+        messages=[{"role": "user", "content": "Still user one."}],
+        extra_headers={"X-User-Id": "chat-one"},
+    )
+
+    one = [m["content"] for m in await thread_messages(server, "chat-one") if m["type"] == "human"]
+    two = [m["content"] for m in await thread_messages(server, "chat-two") if m["type"] == "human"]
+    assert one == ["I am user one.", "Still user one."]
+    assert two == ["I am user two."]
+
+
+async def test_refused_chat_requests_write_nothing(
+    server: DevServer, chat_client: openai.AsyncOpenAI, http: httpx.AsyncClient
+) -> None:
+    before = len(server.double.chat_requests())
+    user = "chat-refused"
+
+    with pytest.raises(openai.NotFoundError, match="does not exist"):
+        await chat_client.chat.completions.create(
+            model="gpt-4o", user=user, messages=[{"role": "user", "content": "hi"}]
+        )
+    with pytest.raises(openai.BadRequestError, match="no user message"):
+        await chat_client.chat.completions.create(
+            model="memgpt", user=user, messages=[{"role": "system", "content": "hi"}]
+        )
+    with pytest.raises(openai.BadRequestError, match="invalid user id"):
+        await chat_client.chat.completions.create(
+            model="memgpt", user="a.b", messages=[{"role": "user", "content": "hi"}]
+        )
+    response = await http.post(
+        "/v1/chat/completions",
+        content=b"{not json",
+        headers={"Content-Type": "application/json", "X-User-Id": user},
+    )
+    assert_error(response, 400, "not valid JSON")
+    response = await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "messages": [{"role": "user", "content": "hi"}], "user": user},
+        headers={"X-User-Id": "someone-else"},
+    )
+    assert_error(response, 400, "two users")
+    response = await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "messages": [{"role": "user", "content": "   "}], "user": user},
+    )
+    assert_error(response, 400, "no text")
+
+    assert not await has_thread(server, user)
+    assert len(server.double.chat_requests()) == before
+
+
+async def test_a_message_while_the_agent_answers_is_refused(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user = "chat-busy"
+    await http.post(  # the thread exists and has had a turn
+        "/v1/chat/completions",
+        json={"model": "memgpt", "user": user, "messages": [{"role": "user", "content": "hi"}]},
+    )
+    seen = len(server.double.chat_requests())
+    server.double.script.append(replace(send_message("Slow answer."), delay=3.0))
+    first = asyncio.create_task(
+        http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "memgpt",
+                "user": user,
+                "messages": [{"role": "user", "content": "Take your time."}],
+            },
+        )
+    )
+    while len(server.double.chat_requests()) == seen:  # the model is now "thinking"
+        await asyncio.sleep(0.05)
+    checkpoints = await checkpoint_count(server, user)
+
+    second = await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "user": user, "messages": [{"role": "user", "content": "Hey?"}]},
+    )
+    patch = await http.patch(
+        "/memory/core/human", json={"value": "Busy user."}, headers={"X-User-Id": user}
+    )
+
+    assert_error(second, 409, "still answering")
+    assert_error(patch, 409, "still answering")
+    assert await checkpoint_count(server, user) == checkpoints
+    answered = await first
+    assert answered.json()["choices"][0]["message"]["content"] == "Slow answer."
+    texts = [m["content"] for m in await thread_messages(server, user)]
+    assert "Take your time." in texts and "Hey?" not in texts
+    blocks = (await http.get("/memory/core", params={"user": user})).json()["blocks"]
+    assert blocks["human"]["value"] != "Busy user."
+
+
+async def test_a_client_that_hangs_up_does_not_cut_the_turn(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user = "chat-hangup"
+    server.double.script.append(replace(send_message("Worth the wait."), delay=1.5))
+    request = {
+        "model": "memgpt",
+        "user": user,
+        "stream": True,
+        "messages": [{"role": "user", "content": "Tell me slowly."}],
+    }
+    async with http.stream("POST", "/v1/chat/completions", json=request) as response:
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if line.startswith("data:"):
+                break  # the first chunk arrived; hang up before the reply
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while (await get_client(url=server.url).threads.get(user_thread_id(user)))["status"] == "busy":
+        assert asyncio.get_running_loop().time() < deadline, server.output()
+        await asyncio.sleep(0.2)
+    messages = await thread_messages(server, user)
+    assert [m["content"] for m in messages if m["type"] == "tool"] == ["Message sent to the user."]
+    assert "Worth the wait." in str(messages[-2]["tool_calls"])
+
+
+async def test_a_failing_model_is_reported_not_hidden(
+    server: DevServer, http: httpx.AsyncClient, chat_client: openai.AsyncOpenAI
+) -> None:
+    # Ollama answers 404 when the model is not pulled; the agent says so in one line.
+    server.double.script.extend([Answer(status=404), Answer(status=404)])
+    request = {"model": "memgpt", "messages": [{"role": "user", "content": "Are you there?"}]}
+
+    response = await http.post("/v1/chat/completions", json=request, headers={"X-User-Id": "fail"})
+    assert_error(response, 502, "the agent failed", "ollama pull qwen3:4b")
+    assert response.json()["error"]["type"] == "agent_error"
+
+    stream = await chat_client.chat.completions.create(**request, user="fail", stream=True)
+    with pytest.raises(openai.APIError, match="ollama pull qwen3:4b"):
+        async for _ in stream:
+            pass
+
+
+# -- archival memory ----------------------------------------------------------------------------
+
+
+async def test_memory_add_and_search(http: httpx.AsyncClient) -> None:
+    ada = {"X-User-Id": "mem-ada"}
+    for content, tags in (
+        ("Ada's cat Miso loves tuna and sleeps on the radiator.", ["pets"]),
+        ("Ada works on the Analytical Engine with Charles Babbage.", ["work"]),
+        ("Ada's favourite tea is Earl Grey, no sugar.", ["food"]),
+    ):
+        response = await http.post(
+            "/memory/add", json={"content": content, "tags": tags}, headers=ada
+        )
+        assert response.status_code == 201, response.text
+        assert len(response.json()["ids"]) == 1
+    await http.post(
+        "/memory/add",
+        json={"content": "Bob's cat is called Felix."},
+        headers={"X-User-Id": "mem-bob"},
+    )
+    long = await http.post(
+        "/memory/add",
+        json={"content": "Engine notes. " * 400, "source": "notes.txt"},
+        headers=ada,
+    )
+    assert long.status_code == 201 and len(long.json()["ids"]) > 1
+
+    found = await http.post("/memory/search", json={"query": "what does my cat eat"}, headers=ada)
+    assert found.status_code == 200, found.text
+    results = found.json()["results"]
+    assert results[0]["content"].startswith("Ada's cat Miso")
+    assert results[0]["tags"] == ["pets"] and results[0]["similarity"] > 0
+    assert not any("Felix" in r["content"] for r in results)  # Bob's archive is Bob's
+
+    tagged = await http.post(
+        "/memory/search", json={"query": "Ada", "tags": ["work"], "limit": 5}, headers=ada
+    )
+    assert [r["content"] for r in tagged.json()["results"]] == [
+        "Ada works on the Analytical Engine with Charles Babbage."
+    ]
+    old = await http.post(
+        "/memory/search",
+        json={"query": "cat", "end_datetime": "2020-01-01"},
+        headers=ada,
+    )
+    assert old.json()["results"] == [] and old.json()["total"] == 0
+    limited = await http.post("/memory/search", json={"query": "Ada", "limit": 1}, headers=ada)
+    assert len(limited.json()["results"]) == 1 and limited.json()["total"] > 1
+    bob = await http.post("/memory/search", json={"query": "cat", "user": "mem-bob"})
+    assert [r["content"] for r in bob.json()["results"]] == ["Bob's cat is called Felix."]
+
+
+async def test_refused_memory_requests_write_nothing(http: httpx.AsyncClient) -> None:
+    user = {"X-User-Id": "mem-refused"}
+    await http.post("/memory/add", json={"content": "One real passage."}, headers=user)
+    stored = await archival_count(http, "mem-refused")
+
+    assert_error(await http.post("/memory/add", json={"content": "  "}, headers=user), 400, "empty")
+    assert_error(await http.post("/memory/add", json={}, headers=user), 400, "content")
+    assert_error(
+        await http.post("/memory/add", json={"content": "x", "tag": ["typo"]}, headers=user),
+        400,
+        "tag",
+    )
+    assert_error(
+        await http.post("/memory/add", json={"content": "x" * 200_001}, headers=user),
+        400,
+        "200000",
+    )
+    assert_error(
+        await http.post("/memory/add", json={"content": "x"}, headers={"X-User-Id": "bad user"}),
+        400,
+        "invalid user id",
+    )
+    assert_error(
+        await http.post("/memory/add", content=b"[1, 2", headers=user), 400, "not valid JSON"
+    )
+    assert_error(await http.post("/memory/search", json={"query": ""}, headers=user), 400, "query")
+    response = await http.post(
+        "/memory/search", json={"query": "x", "end_datetime": "last week"}, headers=user
+    )
+    assert_error(response, 400, "end_datetime")
+    assert response.json()["error"]["param"] == "end_datetime"
+
+    assert await archival_count(http, "mem-refused") == stored
+
+
+# -- core memory --------------------------------------------------------------------------------
+
+
+async def test_core_memory_read_and_rewrite(server: DevServer, http: httpx.AsyncClient) -> None:
+    user = {"X-User-Id": "core-carol"}
+    fresh = (await http.get("/memory/core", headers=user)).json()
+    assert fresh["initialized"] is False
+    assert fresh["thread_id"] == user_thread_id("core-carol")
+    assert set(fresh["blocks"]) == {"persona", "human"}
+    assert fresh["blocks"]["human"]["limit"] == 5000
+
+    patched = await http.patch(
+        "/memory/core/human", json={"value": "Carol, a chemist in Porto."}, headers=user
+    )
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["value"] == "Carol, a chemist in Porto."
+    assert patched.json()["chars"] == len("Carol, a chemist in Porto.")
+
+    read = (await http.get("/memory/core", params={"user": "core-carol"})).json()
+    assert read["initialized"] is True
+    assert read["blocks"]["human"]["value"] == "Carol, a chemist in Porto."
+    assert read["blocks"]["persona"] == fresh["blocks"]["persona"] | {
+        "updated_at": read["blocks"]["persona"]["updated_at"]
+    }
+    # The agent's next prompt carries the edited block.
+    before = len(server.double.chat_requests())
+    await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "messages": [{"role": "user", "content": "Hi!"}]},
+        headers=user,
+    )
+    system_prompt = server.double.chat_requests()[before:][0]["messages"][0]["content"]
+    assert "Carol, a chemist in Porto." in system_prompt
+
+
+async def test_refused_core_memory_edits_write_nothing(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user_id = "core-refused"
+    user = {"X-User-Id": user_id}
+    await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "messages": [{"role": "user", "content": "Hello"}]},
+        headers=user,
+    )
+    # A read-only block, as an application's build_graph(blocks=...) would give a thread.
+    await get_client(url=server.url).threads.update_state(
+        user_thread_id(user_id),
+        {
+            "blocks": {
+                "policy": {
+                    "value": "Be kind.",
+                    "limit": 100,
+                    "description": "House rules",
+                    "read_only": True,
+                    "updated_at": "2026-01-01T00:00:00+00:00",
+                }
+            }
+        },
+        as_node="execute_tools",
+    )
+    blocks = (await http.get("/memory/core", headers=user)).json()["blocks"]
+    checkpoints = await checkpoint_count(server, user_id)
+
+    assert_error(
+        await http.patch("/memory/core/pets", json={"value": "x"}, headers=user),
+        404,
+        "no memory block 'pets'",
+    )
+    assert_error(
+        await http.patch("/memory/core/policy", json={"value": "Be rude."}, headers=user),
+        403,
+        "read-only",
+    )
+    assert_error(
+        await http.patch("/memory/core/human", json={"value": "x" * 5001}, headers=user),
+        400,
+        "over its limit of 5,000",
+    )
+    assert_error(
+        await http.patch("/memory/core/human", json={"value": 42}, headers=user), 400, "value"
+    )
+    assert_error(
+        await http.patch(
+            "/memory/core/human", json={"value": "x", "user": "someone-else"}, headers=user
+        ),
+        400,
+        "two users",
+    )
+
+    assert await checkpoint_count(server, user_id) == checkpoints
+    assert (await http.get("/memory/core", headers=user)).json()["blocks"] == blocks
+
+
+# -- status and docs ----------------------------------------------------------------------------
+
+
+async def test_status_reports_the_users_memory(server: DevServer, http: httpx.AsyncClient) -> None:
+    user = {"X-User-Id": "status-dora"}
+    empty = (await http.get("/status", headers=user)).json()
+    assert empty["thread_id"] is None and empty["budget"] is None
+    assert empty["recall_messages"] == 0 and empty["archival_passages"] == 0
+
+    for text in ("First message.", "Second message."):
+        await http.post(
+            "/v1/chat/completions",
+            json={"model": "memgpt", "messages": [{"role": "user", "content": text}]},
+            headers=user,
+        )
+    await http.post("/memory/add", json={"content": "Dora likes maps."}, headers=user)
+    status = (await http.get("/status", headers=user)).json()
+
+    assert status["model"] == "ollama:qwen3:4b"
+    assert status["context_window"] == WINDOW
+    assert status["user_id"] == "status-dora"
+    assert status["thread_id"] == user_thread_id("status-dora")
+    assert {"system", "core_memory", "tools", "summary", "queue"} <= set(status["budget"])
+    assert status["recall_messages"] == 6  # two turns: user, send_message call, tool result
+    assert status["archival_passages"] == 1
+    assert status["storage"]["checkpoints"] == str(server.checkpoint_db)
+    assert status["storage"]["archive"] == str(server.archive_db)
+
+
+async def test_the_api_is_in_the_servers_openapi_document(http: httpx.AsyncClient) -> None:
+    spec = (await http.get("/openapi.json")).json()
+
+    chat = spec["paths"]["/v1/chat/completions"]["post"]
+    schema = chat["requestBody"]["content"]["application/json"]["schema"]
+    assert {"model", "messages", "stream", "user"} <= set(schema["properties"])
+    assert {"200", "400", "404", "409"} <= set(chat["responses"])
+    for path, method in (
+        ("/v1/models", "get"),
+        ("/memory/search", "post"),
+        ("/memory/add", "post"),
+        ("/memory/core", "get"),
+        ("/memory/core/{label}", "patch"),
+        ("/status", "get"),
+    ):
+        assert method in spec["paths"][path], path
+    assert "/threads" in spec["paths"]  # merged with the LangGraph server's own API
+    docs = await http.get("/docs")
+    assert docs.status_code == 200 and "html" in docs.headers["content-type"]
+
+
+async def test_the_api_runs_on_the_servers_own_persistence(tmp_path: Path) -> None:
+    """Without the SQLite factories (as on LangGraph Platform) every route still works, on
+    whatever checkpointer and store the server brings."""
+    with OllamaDouble() as double:
+        dev = DevServer(workdir=tmp_path, double=double, config=platform_style_config(tmp_path))
+        try:
+            dev.start()
+            async with httpx.AsyncClient(base_url=dev.url, timeout=60) as http:
+                user = {"X-User-Id": "platform-eve"}
+                chat = await http.post(
+                    "/v1/chat/completions",
+                    json={"model": "memgpt", "messages": [{"role": "user", "content": "Hi"}]},
+                    headers=user,
+                )
+                added = await http.post(
+                    "/memory/add", json={"content": "Eve keeps bees."}, headers=user
+                )
+                found = await http.post("/memory/search", json={"query": "bees"}, headers=user)
+                patched = await http.patch(
+                    "/memory/core/human", json={"value": "Eve, a beekeeper."}, headers=user
+                )
+                status = (await http.get("/status", headers=user)).json()
+        finally:
+            dev.stop()
+
+    assert chat.json()["choices"][0]["message"]["content"] == "You said: Hi"
+    assert added.status_code == 201
+    assert [r["content"] for r in found.json()["results"]] == ["Eve keeps bees."]
+    assert patched.json()["value"] == "Eve, a beekeeper."
+    assert status["recall_messages"] == 3 and status["archival_passages"] == 1
+    assert not dev.checkpoint_db.exists() and not dev.archive_db.exists()
