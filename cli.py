@@ -1,6 +1,10 @@
 """``langgraph-memgpt``: the terminal front end.
 
-    langgraph-memgpt chat --thread ada --user ada
+    langgraph-memgpt chat --thread ada --user ada      # /memory, /search QUERY, /export [FILE]
+    langgraph-memgpt status --thread ada --user ada    # what the agent runs on and remembers
+    langgraph-memgpt export --thread ada --user ada -o ada.json
+    langgraph-memgpt import ada.json                   # into this machine's files
+    langgraph-memgpt ingest notes.md --user ada        # documents into archival memory
 
 Conversations persist in a local SQLite checkpoint file, so running ``chat`` again with the
 same thread continues where it stopped.
@@ -13,6 +17,7 @@ import json
 import sys
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,7 +28,7 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langgraph_memgpt.archival import default_archive_path, open_archive
+from langgraph_memgpt.archival import SqliteVecStore, default_archive_path, open_archive
 from langgraph_memgpt.archival.ingest import ingest_files, print_progress
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
@@ -34,7 +39,21 @@ from langgraph_memgpt.models import (
     ollama_url,
     split_model_spec,
 )
-from langgraph_memgpt.tools.archival import archive_namespace
+from langgraph_memgpt.portability import (
+    AgentFileError,
+    ThreadNotEmptyError,
+    ThreadNotFoundError,
+    dump_document,
+    export_agent,
+    import_agent,
+    load_document,
+    read_document,
+    thread_has_memory,
+)
+from langgraph_memgpt.status import collect_status
+from langgraph_memgpt.tools.archival import SearchArgs, archival_memory_search, archive_namespace
+from langgraph_memgpt.tools.base import ToolContext, ToolFailure
+from langgraph_memgpt.tools.recall import format_page, search_conversation
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
 
@@ -122,6 +141,25 @@ def check_ollama(ctx: Context) -> str | None:
     return None
 
 
+CHAT_HELP = "commands: /memory, /search QUERY, /export [FILE], /quit"
+
+
+@dataclass
+class ChatSession:
+    """What the chat's commands work on."""
+
+    agent: Any
+    saver: Any
+    store: SqliteVecStore
+    ctx: Context
+    thread: str
+    printer: Printer
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {"configurable": {"thread_id": self.thread}}
+
+
 def run_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = sys.stdout) -> int:
     overrides = {
         k: v
@@ -139,16 +177,16 @@ def run_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = 
         return 1
     printer = Printer(out, color=out.isatty())
     thread = args.thread or f"chat-{uuid.uuid4().hex[:8]}"
-    config = {"configurable": {"thread_id": thread}}
     db = Path(args.db) if args.db else default_checkpoint_path()
     printer.line("loading the archive and its embedding model...")
     store = open_archive(args.archive)
     with open_sqlite_checkpointer(db) as saver:
         agent = build_graph(checkpointer=saver, store=store, context=ctx)
-        existing = agent.get_state(config).values.get("messages") or []
+        session = ChatSession(agent, saver, store, ctx, thread, printer)
+        existing = agent.get_state(session.config).values.get("messages") or []
         state = "continuing" if existing else "new"
         printer.line(f"{state} thread '{thread}' · model {ctx.model} · {db}")
-        printer.line("type /memory to see core memory, /quit to leave")
+        printer.line(CHAT_HELP)
         while True:
             out.write(printer.style("you> ", BOLD))
             out.flush()
@@ -161,10 +199,67 @@ def run_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = 
                 continue
             if text in {"/quit", "/exit"}:
                 return 0
-            if text == "/memory":
-                show_memory(agent.get_state(config).values, printer)
+            if text.startswith("/") and run_command(session, text):
                 continue
-            run_turn(agent, text, config, ctx, printer)
+            run_turn(agent, text, session.config, ctx, printer)
+
+
+def run_command(session: ChatSession, text: str) -> bool:
+    """Run a chat command; False if ``text`` is not one (it is then sent as a message)."""
+    name, _, rest = text.partition(" ")
+    rest = rest.strip()
+    printer = session.printer
+    if name == "/memory":
+        show_memory(session.agent.get_state(session.config).values, printer)
+    elif name == "/search":
+        if not rest:
+            printer.line("usage: /search QUERY")
+        else:
+            show_search(session, rest)
+    elif name == "/export":
+        target = Path(rest or f"{session.thread}.agent.json")
+        try:
+            document = export_agent(
+                checkpointer=session.saver,
+                store=session.store,
+                thread_id=session.thread,
+                user_id=session.ctx.user_id,
+                context=session.ctx,
+            )
+            dump_document(document, target)
+        except (ThreadNotFoundError, OSError) as error:
+            printer.line(f"error: {error}")
+        else:
+            printer.line(f"exported {describe_document(document)} to {target}")
+    elif name in {"/help", "/?"}:
+        printer.line(CHAT_HELP)
+    else:
+        return False
+    return True
+
+
+def show_search(session: ChatSession, query: str) -> None:
+    """Both searches the agent has, as it would see them: recall, then archival memory."""
+    printer = session.printer
+    printer.line("[conversation_search]")
+    try:
+        page = search_conversation(session.saver, session.thread, query, limit=5)
+        printer.line(format_page(page, query))
+    except ValueError as error:
+        printer.line(f"error: {error}")
+    printer.line("[archival_memory_search]")
+    tool_context = ToolContext(
+        blocks={},
+        context=session.ctx,
+        store=session.store,
+        config=session.config,
+        state={},
+    )
+    try:
+        found = archival_memory_search(SearchArgs(query=query), tool_context)
+        printer.line(found.text)
+    except ToolFailure as error:
+        printer.line(f"error: {error}")
 
 
 def run_turn(agent: Any, text: str, config: dict, ctx: Context, printer: Printer) -> None:
@@ -209,6 +304,7 @@ def show_memory(values: dict[str, Any], printer: Printer) -> None:
     budget = values.get("budget")
     if budget:
         printer.line(f"[context] {budget['budget']}/{budget['context_window']} tokens")
+        printer.line("  " + ", ".join(f"{k.replace('_', ' ')} {budget[k]}" for k in SECTIONS))
 
 
 def run_ingest(args: argparse.Namespace) -> int:
@@ -233,6 +329,201 @@ def run_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
+SECTIONS = ("system", "core_memory", "tools", "summary", "queue")
+"""The token budget's sections, in prompt order."""
+UNITS = {"history": "messages", "archive": "passages"}
+
+
+def progress_line(stage: str, done: int, total: int) -> None:
+    """A one-line progress bar on stderr for long operations (import, index rebuild)."""
+    if stage not in UNITS:  # a step without a count
+        sys.stderr.write(f"{stage}: {'done' if done >= total else 'working...'}\n")
+        sys.stderr.flush()
+        return
+    width = 30
+    filled = width * done // max(1, total)
+    end = "\n" if done >= total else ""
+    sys.stderr.write(
+        f"\r{stage}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {UNITS[stage]}{end}"
+    )
+    sys.stderr.flush()
+
+
+def describe_document(document: dict[str, Any]) -> str:
+    passages = len(document["archival"]["passages"])
+    return (
+        f"thread '{document['thread_id']}' of user '{document['user_id']}' "
+        f"({len(document['history'])} messages, {len(document['queue'])} in context, "
+        f"{passages} archival passages)"
+    )
+
+
+def existing_file(path: str | None, default: Path) -> Path | None:
+    """``path`` (or the default) if that file exists, else None: reading never creates files."""
+    target = (Path(path).expanduser() if path else default).resolve()
+    return target if target.exists() else None
+
+
+def run_export(args: argparse.Namespace) -> int:
+    ctx = Context(**({"user_id": args.user} if args.user else {}))
+    db = existing_file(args.db, default_checkpoint_path())
+    if db is None:
+        missing = args.db or default_checkpoint_path()
+        print(f"error: no checkpoint file at {missing}", file=sys.stderr)
+        return 1
+    archive = existing_file(args.archive, default_archive_path())
+    # Reading passages needs no embedding model: the store is opened without one.
+    store = SqliteVecStore(archive) if archive else None
+    try:
+        with open_sqlite_checkpointer(db) as saver:
+            document = export_agent(
+                checkpointer=saver,
+                store=store,
+                thread_id=args.thread,
+                user_id=ctx.user_id,
+                context=ctx,
+            )
+        if args.output in (None, "-"):
+            dump_document(document, sys.stdout)
+        else:
+            dump_document(document, args.output)
+    except (ThreadNotFoundError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+    target = "stdout" if args.output in (None, "-") else args.output
+    print(f"exported {describe_document(document)} to {target}", file=sys.stderr)
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    try:
+        agent_file = read_document(
+            load_document(sys.stdin if args.file == "-" else args.file),
+            thread_id=args.thread,
+            user_id=args.user,
+        )
+    except (AgentFileError, OSError) as error:
+        print(f"error: {args.file}: {error}", file=sys.stderr)
+        return 1
+    db = (Path(args.db).expanduser() if args.db else default_checkpoint_path()).resolve()
+    taken = (
+        f"error: thread '{agent_file.thread_id}' in {db} already has memory; import into "
+        "another thread (--thread NAME) or replace it (--force)"
+    )
+    store = None
+    try:
+        with open_sqlite_checkpointer(db) as saver:
+            # Checked before loading the embedding model, which takes seconds.
+            if not args.force and thread_has_memory(saver, agent_file.thread_id):
+                print(taken, file=sys.stderr)
+                return 1
+            if agent_file.passages:
+                print("loading the embedding model for the archive...", file=sys.stderr)
+                store = open_archive(Path(args.archive).resolve() if args.archive else None)
+            result = import_agent(
+                agent_file,
+                checkpointer=saver,
+                store=store,
+                force=args.force,
+                progress=progress_line,
+            )
+    except ThreadNotEmptyError:
+        print(taken, file=sys.stderr)
+        return 1
+    except (AgentFileError, OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if store is not None:
+            store.close()
+    for note in result.notes:
+        print(f"note: {note}", file=sys.stderr)
+    replaced = " (replaced the existing thread)" if result.replaced else ""
+    print(
+        f"imported thread '{result.thread_id}' of user '{result.user_id}'{replaced}: "
+        f"{result.messages} messages ({result.queue} in context), {result.passages} archival "
+        f"passages into {db}" + (f" and {store.path}" if store is not None else "")
+    )
+    ctx = result.context
+    print(
+        f"continue with: langgraph-memgpt chat --thread {result.thread_id} --user "
+        f"{result.user_id} --model {ctx.model} --context-window {ctx.context_window}"
+    )
+    return 0
+
+
+def run_status(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    ctx = Context(**({"user_id": args.user} if args.user else {}))
+    db_path = (Path(args.db).expanduser() if args.db else default_checkpoint_path()).resolve()
+    archive_path = Path(args.archive).expanduser() if args.archive else default_archive_path()
+    archive_path = archive_path.resolve()
+    store = SqliteVecStore(archive_path) if archive_path.exists() else None
+    try:
+        if db_path.exists():
+            with open_sqlite_checkpointer(db_path) as saver:
+                status = collect_status(
+                    checkpointer=saver,
+                    store=store,
+                    thread_id=args.thread,
+                    user_id=ctx.user_id,
+                    context=ctx,
+                )
+        else:
+            status = collect_status(
+                checkpointer=None,
+                store=store,
+                thread_id=args.thread,
+                user_id=ctx.user_id,
+                context=ctx,
+            )
+    finally:
+        if store is not None:
+            store.close()
+    if args.json:
+        print(json.dumps(status, indent=2), file=out)
+        return 0
+    for label, value in status_rows(status, db_path, archive_path):
+        print(f"{label:<17}{value}", file=out)
+    return 0
+
+
+def status_rows(status: dict[str, Any], db: Path, archive: Path) -> list[tuple[str, str]]:
+    """The status as (label, value) rows for a terminal."""
+    storage = status["storage"]
+    rows = [
+        ("model", status["model"]),
+        ("context window", f"{status['context_window']} tokens"),
+        ("user", status["user_id"]),
+        ("thread", status["thread_id"] or "(none given: --thread T)"),
+    ]
+    budget = status["budget"]
+    if budget:
+        used = budget["budget"] / max(1, budget["context_window"])
+        rows.append(("token budget", f"{budget['budget']}/{budget['context_window']} ({used:.0%})"))
+        rows += [(f"  {key.replace('_', ' ')}", str(budget[key])) for key in SECTIONS]
+        if budget.get("last_call_reported"):
+            rows.append(
+                (
+                    "  last call",
+                    f"{budget.get('last_call_estimate')} estimated, "
+                    f"{budget['last_call_reported']} reported by the model",
+                )
+            )
+    elif status["thread_id"]:
+        rows.append(("token budget", "(no turn yet)"))
+    if status["thread_id"]:
+        rows.append(("recall memory", f"{status['recall_messages']} messages"))
+    passages = status["archival_passages"] or 0
+    rows.append(("archival memory", f"{passages} passages ({status['embedding_model']})"))
+    rows.append(("checkpoints", storage["checkpoints"] or f"{db} (not created yet)"))
+    rows.append(("archive", storage["archive"] or f"{archive} (not created yet)"))
+    rows.append(("recall index", storage["recall_index"] or "(none)"))
+    return rows
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="langgraph-memgpt", description=__doc__.split("\n")[0])
     commands = root.add_subparsers(dest="command", required=True)
@@ -248,13 +539,40 @@ def parser() -> argparse.ArgumentParser:
     ingest.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
     ingest.add_argument("--tag", action="append", help="extra tag (repeatable)")
     ingest.add_argument("--archive", help=f"archive file (default {default_archive_path()})")
+    export = commands.add_parser("export", help="write a thread's whole memory to one JSON file")
+    export.add_argument("--thread", required=True, help="the conversation to export")
+    export.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
+    export.add_argument("-o", "--output", help="file to write (default: stdout)")
+    add_storage_arguments(export)
+    load = commands.add_parser("import", help="recreate an exported agent from its JSON file")
+    load.add_argument("file", help="an exported agent file ('-' for stdin)")
+    load.add_argument("--thread", help="thread to create (default: the exported one)")
+    load.add_argument("--user", help="user to import for (default: the exported one)")
+    load.add_argument("--force", action="store_true", help="replace a thread that has memory")
+    add_storage_arguments(load)
+    status = commands.add_parser("status", help="model, token budget, memory counts, files")
+    status.add_argument("--thread", help="conversation to describe")
+    status.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
+    status.add_argument("--json", action="store_true", help="print the raw JSON")
+    add_storage_arguments(status)
     return root
+
+
+def add_storage_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--db", help=f"checkpoint file (default {default_checkpoint_path()})")
+    command.add_argument("--archive", help=f"archive file (default {default_archive_path()})")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "ingest":
         return run_ingest(args)
+    if args.command == "export":
+        return run_export(args)
+    if args.command == "import":
+        return run_import(args)
+    if args.command == "status":
+        return run_status(args)
     if args.command == "chat":
         try:
             return run_chat(args)

@@ -1,7 +1,13 @@
-"""``langgraph-memgpt chat`` as a user runs it: a subprocess on a pipe, Ollama double behind it."""
+"""``langgraph-memgpt`` as a user runs it: subprocesses on pipes, the Ollama double behind them.
+
+``chat`` (memory edits, /memory, /search, /export, continuing a thread), ``status``,
+``export`` and ``import`` on real SQLite files with the real embedding model.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +20,8 @@ from ollama_double import Answer, send_message
 
 pytestmark = pytest.mark.integration
 
-TIMEOUT = 60
+TIMEOUT = 180
+"""Seconds per command: loading the embedding model alone takes 15-25 s on a busy 2-core box."""
 THREAD = "T"
 
 
@@ -54,10 +61,21 @@ def run_cli(args: list[str], stdin: str, env: dict[str, str], cwd: Path) -> Resu
     return Result(process.returncode, stdout, stderr)
 
 
-def chat(db: Path, url: str, lines: list[str], cwd: Path) -> Result:
-    env = clean_env(MEMGPT_OLLAMA_BASE_URL=url, XDG_DATA_HOME=str(cwd / "xdg"))
+def cli_env(cwd: Path, url: str = "http://127.0.0.1:9") -> dict[str, str]:
+    return clean_env(MEMGPT_OLLAMA_BASE_URL=url, XDG_DATA_HOME=str(cwd / "xdg"))
+
+
+def chat(
+    db: Path, url: str, lines: list[str], cwd: Path, *, thread: str = THREAD, extra: tuple = ()
+) -> Result:
     stdin = "".join(line + "\n" for line in lines)
-    return run_cli(["chat", "--thread", THREAD, "--db", str(db)], stdin, env, cwd)
+    args = ["chat", "--thread", thread, "--db", str(db), *extra]
+    return run_cli(args, stdin, cli_env(cwd, url), cwd)
+
+
+def command(args: list[str], cwd: Path) -> Result:
+    """A command that needs no model (status, export, import)."""
+    return run_cli(args, "", cli_env(cwd), cwd)
 
 
 def save_name_then_reply() -> list[Answer]:
@@ -147,3 +165,141 @@ def test_chat_error_stays_one_line_when_show_answer_is_unexpected(
     assert lines[0].startswith("error: "), describe(result)
     assert double.url in lines[0], describe(result)
     assert "qwen3:4b" in lines[0], describe(result)
+
+
+def remember_sister_then_reply() -> list[Answer]:
+    return [
+        Answer(
+            tool_calls=[
+                {
+                    "name": "archival_memory_insert",
+                    "arguments": {
+                        "content": "Ada's sister Alice lives in Lisbon.",
+                        "tags": ["family"],
+                        "request_heartbeat": True,
+                    },
+                }
+            ]
+        ),
+        send_message("Noted: Alice lives in Lisbon."),
+    ]
+
+
+def test_chat_search_and_export_commands(make_double, tmp_path: Path) -> None:
+    double = make_double(script=remember_sister_then_reply())
+    db, archive = tmp_path / "c.sqlite", tmp_path / "a.sqlite"
+
+    result = chat(
+        db,
+        double.url,
+        ["My sister Alice lives in Lisbon", "/search sister Lisbon", "/export mine.json", "/quit"],
+        tmp_path,
+        extra=("--user", "ada", "--archive", str(archive)),
+    )
+
+    assert result.returncode == 0, describe(result)
+    out = result.stdout
+    assert "/search QUERY" in out and "/export [FILE]" in out, describe(result)
+    searched = out.split("[conversation_search]", 1)[1]
+    recall, archival = searched.split("[archival_memory_search]", 1)
+    assert "[user, " in recall and "My sister Alice lives in Lisbon" in recall, describe(result)
+    assert "tags: family" in archival, describe(result)
+    assert "Ada's sister Alice lives in Lisbon." in archival, describe(result)
+    assert f"exported thread '{THREAD}' of user 'ada'" in out, describe(result)
+    document = json.loads((tmp_path / "mine.json").read_text())
+    said = [m["data"]["content"] for m in document["history"] if m["type"] == "human"]
+    assert said == ["My sister Alice lives in Lisbon"]
+    (passage,) = document["archival"]["passages"]
+    assert passage["value"]["content"] == "Ada's sister Alice lives in Lisbon."
+
+
+def test_status_export_and_import_commands(make_double, tmp_path: Path) -> None:
+    double = make_double(script=remember_sister_then_reply())
+    db, archive = tmp_path / "c.sqlite", tmp_path / "a.sqlite"
+    storage = ["--db", str(db), "--archive", str(archive)]
+    made = chat(
+        db,
+        double.url,
+        ["My sister Alice lives in Lisbon", "/quit"],
+        tmp_path,
+        extra=("--user", "ada", "--archive", str(archive)),
+    )
+    assert made.returncode == 0, describe(made)
+
+    table = command(["status", "--thread", THREAD, "--user", "ada", *storage], tmp_path)
+    assert table.returncode == 0, describe(table)
+    rows = dict(
+        (line[:17].strip(), line[17:].strip()) for line in table.stdout.splitlines() if line
+    )
+    assert rows["model"] == "ollama:qwen3:4b", describe(table)
+    assert rows["context window"] == "8192 tokens"
+    assert rows["recall memory"] == "5 messages"  # user, insert call + result, reply + result
+    assert rows["archival memory"].startswith("1 passages")
+    assert re.fullmatch(r"\d+/8192 \(\d+%\)", rows["token budget"]), describe(table)
+    assert {"system", "core memory", "tools", "summary", "queue"} <= set(rows)
+    assert rows["checkpoints"] == str(db.resolve()) and rows["archive"] == str(archive.resolve())
+    raw = command(["status", "--thread", THREAD, "--user", "ada", "--json", *storage], tmp_path)
+    status = json.loads(raw.stdout)
+    assert (status["recall_messages"], status["archival_passages"]) == (5, 1)
+    assert status["budget"]["budget"] == int(rows["token budget"].split("/")[0])
+
+    exported = command(["export", "--thread", THREAD, "--user", "ada", *storage], tmp_path)
+    assert exported.returncode == 0, describe(exported)
+    document = json.loads(exported.stdout)  # stdout by default; the summary line on stderr
+    assert document["schema_version"] == 1 and len(document["history"]) == 5
+    assert "exported thread 'T' of user 'ada' (5 messages" in exported.stderr
+    file = tmp_path / "ada.json"
+    to_file = command(
+        ["export", "--thread", THREAD, "--user", "ada", "-o", str(file), *storage], tmp_path
+    )
+    assert to_file.returncode == 0, describe(to_file)
+    assert json.loads(file.read_text())["history"] == document["history"]
+
+    new_db, new_archive = tmp_path / "new.sqlite", tmp_path / "new-archive.sqlite"
+    new_storage = ["--db", str(new_db), "--archive", str(new_archive)]
+    imported = command(["import", str(file), "--thread", "T2", *new_storage], tmp_path)
+    assert imported.returncode == 0, describe(imported)
+    assert "imported thread 'T2' of user 'ada': 5 messages (5 in context), 1 archival" in (
+        imported.stdout
+    )
+    assert "history: [" in imported.stderr and "5/5 messages" in imported.stderr
+    assert "archive: [" in imported.stderr and "1/1 passages" in imported.stderr
+    copied = command(
+        ["status", "--thread", "T2", "--user", "ada", "--json", *new_storage], tmp_path
+    )
+    copy_status = json.loads(copied.stdout)
+    for key in ("budget", "recall_messages", "archival_passages", "model", "context_window"):
+        assert copy_status[key] == status[key], key
+
+    # A thread with memory is refused at once (before loading any model), then replaced.
+    again = command(["import", str(file), "--thread", "T2", *new_storage], tmp_path)
+    assert again.returncode == 1, describe(again)
+    assert again.stderr.strip().count("\n") == 0 and "--force" in again.stderr, describe(again)
+    forced = command(["import", str(file), "--thread", "T2", "--force", *new_storage], tmp_path)
+    assert forced.returncode == 0, describe(forced)
+    assert "replaced the existing thread" in forced.stdout
+
+    # A file from an unknown schema version is refused with one line.
+    future = tmp_path / "future.json"
+    future.write_text(json.dumps({**document, "schema_version": 99}))
+    refused = command(["import", str(future), "--thread", "T3", *new_storage], tmp_path)
+    assert refused.returncode == 1, describe(refused)
+    assert refused.stderr.strip().count("\n") == 0 and "schema_version 99" in refused.stderr
+
+    # The imported agent continues the conversation from the same memory.
+    double.script.append(send_message("Alice lives in Lisbon."))
+    requests_before = len(double.chat_requests())
+    follow_up = chat(
+        new_db,
+        double.url,
+        ["Where does my sister live?", "/quit"],
+        tmp_path,
+        thread="T2",
+        extra=("--user", "ada", "--archive", str(new_archive)),
+    )
+    assert follow_up.returncode == 0, describe(follow_up)
+    assert "continuing thread 'T2'" in follow_up.stdout, describe(follow_up)
+    (request,) = double.chat_requests()[requests_before:]
+    user_texts = [m["content"] for m in request["messages"] if m["role"] == "user"]
+    assert user_texts == ["My sister Alice lives in Lisbon", "Where does my sister live?"]
+    assert "1 passages" in request["messages"][0]["content"]  # the archive came along
