@@ -17,6 +17,7 @@ import json
 import sys
 import uuid
 from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -340,13 +341,7 @@ def progress_line(stage: str, done: int, total: int) -> None:
         sys.stderr.write(f"{stage}: {'done' if done >= total else 'working...'}\n")
         sys.stderr.flush()
         return
-    width = 30
-    filled = width * done // max(1, total)
-    end = "\n" if done >= total else ""
-    sys.stderr.write(
-        f"\r{stage}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {UNITS[stage]}{end}"
-    )
-    sys.stderr.flush()
+    print_progress(stage, done, total, UNITS[stage])
 
 
 def describe_document(document: dict[str, Any]) -> str:
@@ -461,19 +456,12 @@ def run_status(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     archive_path = Path(args.archive).expanduser() if args.archive else default_archive_path()
     archive_path = archive_path.resolve()
     store = SqliteVecStore(archive_path) if archive_path.exists() else None
+    # No checkpoint file yet: report without creating one.
+    saver_or_none = open_sqlite_checkpointer(db_path) if db_path.exists() else nullcontext()
     try:
-        if db_path.exists():
-            with open_sqlite_checkpointer(db_path) as saver:
-                status = collect_status(
-                    checkpointer=saver,
-                    store=store,
-                    thread_id=args.thread,
-                    user_id=ctx.user_id,
-                    context=ctx,
-                )
-        else:
+        with saver_or_none as saver:
             status = collect_status(
-                checkpointer=None,
+                checkpointer=saver,
                 store=store,
                 thread_id=args.thread,
                 user_id=ctx.user_id,

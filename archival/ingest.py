@@ -89,11 +89,12 @@ def ingest_files(
     return stored
 
 
-def print_progress(name: str, done: int, total: int) -> None:
+def print_progress(name: str, done: int, total: int, unit: str = "passages") -> None:
+    """A one-line progress bar on stderr, redrawn in place until ``done`` reaches ``total``."""
     width = 30
     filled = width * done // max(1, total)
     end = "\n" if done >= total else ""
     sys.stderr.write(
-        f"\r{name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} passages{end}"
+        f"\r{name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}{end}"
     )
     sys.stderr.flush()
