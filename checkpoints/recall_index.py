@@ -5,13 +5,19 @@ incrementally before each search, and rebuildable from them at any time (``rebui
 message is indexed with its speaker and with the text of its neighbours in the conversation,
 since the answer to a question often sits in the turn that replies to, or is replied to by,
 the one that names the topic.
+
+Being derived, a damaged index file is not an error for the user: it is moved aside (kept as
+``<file>.corrupt-<time>`` for inspection) and rebuilt from the checkpoints on the next search.
+A read-only file or a full disk gives a clear StorageError naming the file and the fix.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -20,11 +26,20 @@ from typing import Any
 
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langgraph_memgpt.archival.driver import connect
+from langgraph_memgpt.archival.driver import (
+    StorageError,
+    check_database_file,
+    connect,
+    storage_error,
+)
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.graph.state import message_timestamp
 
+logger = logging.getLogger(__name__)
+
 SEARCH_TOOL_NAME = "conversation_search"
+WHAT = "recall index"
+SETTING = "MEMGPT_RECALL_INDEX"
 # Ranking, measured on the LoCoMo dev conversations (tests/benchmarks/locomo_recall.py):
 # BM25 over the message and its neighbours (+17 points of recall@10 over the message alone),
 # a dense score over the message and its neighbour windows, fused by reciprocal rank.
@@ -163,7 +178,7 @@ def any_of(terms: Sequence[str]) -> str | None:
     return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
-INDEX_VERSION = "3"
+INDEX_VERSION = "4"
 """Bumped when the layout or the indexed text changes: an older index is rebuilt (it is
 derived from the checkpoints, so nothing is lost)."""
 
@@ -219,6 +234,25 @@ def _from_int8(blob: bytes) -> np.ndarray:
     return np.frombuffer(blob, dtype=np.int8).astype(np.float32) / 127
 
 
+def _pack_search_vector(vector: np.ndarray) -> bytes:
+    """A search vector as its float32 scale then int8 components (388 bytes at 384 dims).
+
+    Scaled per vector: the mean of three unit vectors has components well below 1, and a
+    fixed scale would waste most of int8's range on them. Half the bytes of float16, for a
+    similarity error around 1e-3, far below the gaps between ranked candidates.
+    """
+    peak = float(np.abs(vector).max()) or 1.0
+    quantized = np.clip(np.round(vector * (127 / peak)), -127, 127).astype(np.int8)
+    return np.float32(peak / 127).tobytes() + quantized.tobytes()
+
+
+def _unpack_search_vectors(blobs: Sequence[bytes]) -> np.ndarray:
+    """Rows of float32 from blobs written by :func:`_pack_search_vector` (all one size)."""
+    layout = np.dtype([("scale", "<f4"), ("values", "i1", (len(blobs[0]) - 4,))])
+    rows = np.frombuffer(b"".join(blobs), dtype=layout)
+    return rows["values"].astype(np.float32) * rows["scale"][:, None]
+
+
 class RecallIndex:
     """One SQLite file of FTS5 rows and vectors for any number of threads."""
 
@@ -227,11 +261,44 @@ class RecallIndex:
         self.embedder = embedder
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(self.path, load_vec=False)
         self.lock = threading.RLock()
         self._vectors: dict[int, _ThreadVectors] = {}
         self._speakers: dict[int, frozenset[str]] = {}
-        self._setup()
+        try:
+            self._open()
+        except Exception as error:
+            clear = error if isinstance(error, StorageError) else None
+            clear = clear or storage_error(error, self.path, WHAT, SETTING)
+            if clear is None:
+                raise
+            if clear.problem != "corrupted" or self.path == ":memory:":
+                raise clear from error
+            self._set_aside(clear)
+            self._open()
+
+    def _open(self) -> None:
+        check_database_file(self.path, WHAT, "It is rebuilt from the checkpoints.")
+        self.conn = connect(self.path, load_vec=False)
+        try:
+            self._setup()
+        except BaseException:
+            self.conn.close()
+            raise
+
+    def _set_aside(self, problem: StorageError) -> None:
+        """Move a damaged index file (and its WAL files) aside: it is rebuilt from the
+        checkpoints, thread by thread, at their next search."""
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(self.path + suffix)
+            if source.exists():
+                source.replace(f"{self.path}.corrupt-{stamp}{suffix}")
+        logger.warning(
+            "%s; moved it to %s.corrupt-%s and rebuilding it from the checkpoints",
+            problem,
+            self.path,
+            stamp,
+        )
 
     def _setup(self) -> None:
         identity = json.dumps(
@@ -443,29 +510,34 @@ class RecallIndex:
                 ),
             )
             window = [speaker_text(r[1], r[2]) for r in around]
-            plans.append(
-                (
-                    rowid,
-                    me[4],
-                    " ".join(window[max(0, centre - 1) : centre + 2]),
-                    " ".join(window[max(0, centre - 2) : centre + 3]),
-                )
-            )
-        windows = (
-            self.embedder.embed_documents([text for plan in plans for text in plan[2:]])
+            texts = [
+                " ".join(window[max(0, centre - 1) : centre + 2]),
+                " ".join(window[max(0, centre - 2) : centre + 3]),
+            ]
+            if me[4] is None:  # settled earlier (see below): embed the message again
+                texts.append(window[centre])
+            settled = len(around) - centre - 1 == 2
+            plans.append((rowid, me[4], texts, settled))
+        embedded = iter(
+            self.embedder.embed_documents([text for plan in plans for text in plan[2]])
             if plans
             else []
         )
-        for number, (rowid, self_vec, _, _) in enumerate(plans):
+        for rowid, self_vec, texts, settled in plans:
+            windows = [np.asarray(next(embedded), dtype=np.float32) for _ in texts]
+            own = windows.pop() if self_vec is None else _from_int8(self_vec)
             # Mean of the three unit vectors: its dot product with a unit query is the mean
             # of the three cosine similarities, so one vector per message is enough.
-            combined = (
-                _from_int8(self_vec)
-                + np.asarray(windows[2 * number], dtype=np.float32)
-                + np.asarray(windows[2 * number + 1], dtype=np.float32)
-            ) / 3
-            blob = combined.astype(np.float16).tobytes()
-            self.conn.execute("UPDATE entries SET vec = ? WHERE rowid = ?", (blob, rowid))
+            combined = (own + windows[0] + windows[1]) / 3
+            # With two later neighbours in its session a message's windows are final, so its
+            # own vector is no longer needed: dropping it saves a third of the index's
+            # vector bytes. Should a neighbour still change (a longer version of a message),
+            # the branch above embeds the message again.
+            self.conn.execute(
+                "UPDATE entries SET vec = ?, self_vec = CASE WHEN ? THEN NULL ELSE self_vec END "
+                "WHERE rowid = ?",
+                (_pack_search_vector(combined), settled, rowid),
+            )
             self._update_vector(tid, rowid, combined)
 
     def _update_vector(self, tid: int, rowid: int, vector: np.ndarray) -> None:
@@ -521,8 +593,7 @@ class RecallIndex:
             (cached.max_rowid, tid),
         ).fetchall()
         if rows:
-            new = np.frombuffer(b"".join(r[1] for r in rows), dtype=np.float16)
-            cached.append([r[0] for r in rows], new.reshape(len(rows), -1).astype(np.float32))
+            cached.append([r[0] for r in rows], _unpack_search_vectors([r[1] for r in rows]))
         return cached
 
     def search(

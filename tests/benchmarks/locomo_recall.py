@@ -111,12 +111,15 @@ def evaluate(path: str, limit: int | None, workdir: Path) -> dict[str, Any]:
     per_category: dict[int, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     overall: dict[int, list[float]] = defaultdict(list)
     latencies: list[float] = []
-    asked = 0
-    with open_sqlite_checkpointer(workdir / "locomo.sqlite") as saver:
+    asked = messages = 0
+    database = workdir / "locomo.sqlite"
+    with open_sqlite_checkpointer(database) as saver:
         agent = build_graph(ScriptedChatModel(), checkpointer=saver)
         for sample in data:
             thread = sample["sample_id"]
-            record(agent, thread, conversation_messages(sample))
+            sessions = conversation_messages(sample)
+            messages += sum(len(session) for session in sessions)
+            record(agent, thread, sessions)
             search_conversation(saver, thread, "warm up")  # indexes the thread
             for qa in sample["qa"]:
                 evidence = evidence_ids(qa.get("evidence") or [])
@@ -133,11 +136,16 @@ def evaluate(path: str, limit: int | None, workdir: Path) -> dict[str, Any]:
                     found = len(evidence & set(ranked[:k])) / len(evidence)
                     per_category[qa["category"]][k].append(found)
                     overall[k].append(found)
+    index = recall.recall_index(f"sqlite:{database}")
+    index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    index_file = Path(index.path)
+    index_bytes = sum(p.stat().st_size for p in index_file.parent.glob(index_file.name + "*"))
     return {
         "per_category": per_category,
         "overall": overall,
         "asked": asked,
         "latencies": latencies,
+        "index_bytes_per_message": index_bytes / max(1, messages),
     }
 
 

@@ -108,7 +108,7 @@ def file_bytes(path: Path) -> int:
 def recall_index_bytes(saver: Any, db: Path, thread: str) -> int:
     """Size of the recall index built from the thread's checkpoints, as a search would build it.
 
-    Index rows have a fixed size whatever the vector values (float16 and int8 vectors), so a
+    Index rows have a fixed size whatever the vector values (int8 vectors), so a
     hash embedding of the same dimension stands in for MiniLM: embedding 20,000 messages and
     their neighbour windows with the real model would take most of an hour on 2 cores.
     """

@@ -1,0 +1,74 @@
+"""The recall index kept current turn by turn equals one rebuilt from the whole history.
+
+Its vectors are stored compactly (int8, and a settled message's own vector is dropped), so an
+edit that reaches back to a settled message must embed it again; this checks the incremental
+path against a from-scratch build, including such an edit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langgraph_memgpt.checkpoints.recall_index import RecallIndex, _unpack_search_vectors
+from langgraph_memgpt.embeddings import EmbeddingModel
+
+
+class UnitHashEmbeddings(Embeddings):
+    """Deterministic unit vectors, as sentence-transformers' normalized embeddings are."""
+
+    def __init__(self) -> None:
+        self.inner = DeterministicFakeEmbedding(size=64)
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return [self.embed_query(text) for text in texts]
+
+    def embed_query(self, text: str) -> list[float]:
+        vector = np.asarray(self.inner.embed_query(text))
+        return (vector / np.linalg.norm(vector)).tolist()
+
+
+def _index(path) -> RecallIndex:
+    return RecallIndex(path, EmbeddingModel("unit-hash", 64, UnitHashEmbeddings()))
+
+
+def _vectors(index: RecallIndex, tid: int) -> dict[str, np.ndarray]:
+    rows = index.conn.execute(
+        "SELECT message_id, vec FROM entries WHERE tid = ? AND vec IS NOT NULL", (tid,)
+    ).fetchall()
+    return dict(
+        zip([r[0] for r in rows], _unpack_search_vectors([r[1] for r in rows]), strict=True)
+    )
+
+
+def _conversation(n: int) -> list[BaseMessage]:
+    kinds = (HumanMessage, AIMessage)
+    return [
+        kinds[i % 2](content=f"message {i} about topic {i * 7 % 5}", id=f"m{i}") for i in range(n)
+    ]
+
+
+def test_incremental_index_matches_a_rebuild_even_after_a_late_edit(tmp_path) -> None:
+    messages = _conversation(9)
+    longer = HumanMessage(content=messages[2].content + " and a later addition", id="m2")
+
+    live = _index(tmp_path / "live.sqlite")
+    tid, _ = live.thread("t")
+    for start in range(0, 9, 2):  # two messages a turn, as a conversation grows
+        live.add(tid, messages[start : start + 2], {})
+    settled = live.conn.execute(
+        "SELECT count(*) FROM entries WHERE tid = ? AND self_vec IS NULL", (tid,)
+    ).fetchone()[0]
+    assert settled == 7, "all but the last two messages have their final windows"
+    live.add(tid, [longer], {})  # m2 changes: its settled neighbours m0, m1, m3, m4 too
+
+    rebuilt = _index(tmp_path / "rebuilt.sqlite")
+    rebuilt_tid, _ = rebuilt.thread("t")
+    rebuilt.add(rebuilt_tid, [*messages[:2], longer, *messages[3:]], {})
+
+    expected, actual = _vectors(rebuilt, rebuilt_tid), _vectors(live, tid)
+    assert expected.keys() == actual.keys() == {m.id for m in messages}
+    for message_id, vector in expected.items():
+        assert np.allclose(actual[message_id], vector, atol=0.02), message_id
+    texts = [hit.text for hit in live.search(tid, "later addition", limit=9).hits]
+    assert longer.content in texts and messages[2].content not in texts
