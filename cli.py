@@ -30,6 +30,7 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langgraph_memgpt.archival import SqliteVecStore, default_archive_path, open_archive
+from langgraph_memgpt.archival.driver import StorageError
 from langgraph_memgpt.archival.ingest import ingest_files, print_progress
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
@@ -553,6 +554,14 @@ def add_storage_arguments(command: argparse.ArgumentParser) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    try:
+        return dispatch(args)
+    except StorageError as error:  # it already names the file, the problem and the fix
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+
+
+def dispatch(args: argparse.Namespace) -> int:
     if args.command == "ingest":
         return run_ingest(args)
     if args.command == "export":

@@ -51,13 +51,24 @@ from langgraph.store.base import (
 # imported rather than copied so the two stores cannot drift apart).
 from langgraph.store.memory import _compare_values, _does_match
 from langgraph_memgpt.archival.bit_index import BitIndex
-from langgraph_memgpt.archival.driver import connect
+from langgraph_memgpt.archival.driver import (
+    StorageError,
+    check_database_file,
+    connect,
+    storage_error,
+)
 
 SEPARATOR = "\x1f"
 """Joins namespace labels in the ``namespaces`` table (a character labels never contain)."""
 RESCORE_FACTOR = 20
 """Binary-quantized candidates read per requested result before exact re-scoring."""
 MIN_CANDIDATES = 200
+ARCHIVE = "archive"
+ARCHIVE_SETTING = "MEMGPT_ARCHIVE_DB"
+ARCHIVE_FIX = (
+    "Fix: restore the archive from a backup (or re-import a `langgraph-memgpt export` file), "
+    f"or move it aside to start a new empty archive ({ARCHIVE_SETTING} chooses the file)."
+)
 
 
 def _ns_name(namespace: Sequence[str]) -> str:
@@ -108,7 +119,7 @@ class SqliteVecStore(BaseStore):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(self.path)
+            check_database_file(self.path, ARCHIVE, ARCHIVE_FIX)
         self.lock = threading.RLock()
         self.ttl_config = ttl
         self.index_config = dict(index) if index else None
@@ -124,7 +135,19 @@ class SqliteVecStore(BaseStore):
                 (p, tokenize_path(p)) if p != "$" else (p, p)
                 for p in (self.index_config.get("fields") or ["$"])
             ]
-        self._setup()
+        try:
+            self.conn = connect(self.path)
+            self._setup()
+        except Exception as error:
+            self._raise_clear(error)
+            raise
+
+    def _raise_clear(self, error: Exception) -> None:
+        """Raise ``error`` as a StorageError naming this file and the fix when it is a storage
+        fault (read-only, disk full, corrupted); return for any other error."""
+        clear = storage_error(error, self.path, ARCHIVE, ARCHIVE_SETTING)
+        if clear is not None:
+            raise clear from error
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -255,6 +278,22 @@ class SqliteVecStore(BaseStore):
         return found
 
     def _run(
+        self,
+        ops: list[Op],
+        puts: dict[tuple[tuple[str, ...], str], PutOp],
+        query_vectors: dict[str, np.ndarray],
+        texts: list[tuple[str, tuple[Any, str, str]]],
+        vectors: list[list[float]],
+    ) -> list[Result]:
+        try:
+            return self._run_ops(ops, puts, query_vectors, texts, vectors)
+        except StorageError:
+            raise
+        except Exception as error:
+            self._raise_clear(error)
+            raise
+
+    def _run_ops(
         self,
         ops: list[Op],
         puts: dict[tuple[tuple[str, ...], str], PutOp],
@@ -633,8 +672,10 @@ class SqliteVecStore(BaseStore):
             try:
                 with self.conn:
                     return self._sweep()
-            except BaseException:
+            except BaseException as error:
                 self._bit_indexes.clear()  # may hold edits of the rolled-back transaction
+                if isinstance(error, Exception):
+                    self._raise_clear(error)
                 raise
 
     # -- beyond BaseStore: keyword search and counts for archival memory -------------------

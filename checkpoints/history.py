@@ -110,9 +110,20 @@ def read_log(
 
 # Rows carry their checkpoint id (ids grow with time) to be put in order: the rowid is no
 # order, since the saver re-puts a write with INSERT OR REPLACE, which gives it a new rowid.
+#
+# A write belongs to the step after its checkpoint. If saving that checkpoint failed (a full
+# disk, a read-only file: LangGraph saves checkpoints in the background and fails the run at
+# the end) the step's writes may be stored anyway, referring to a checkpoint that does not
+# exist: an unfinished turn, which the thread's state does not show either. ``saved`` marks
+# the writes whose checkpoint exists (a primary-key lookup each).
 _SQLITE_WRITES = (
-    "SELECT rowid, type, value, checkpoint_id, task_id, idx FROM writes WHERE thread_id = ? "
-    "AND checkpoint_ns = '' AND channel = ? AND rowid > ?"
+    "SELECT w.rowid, w.type, w.value, w.checkpoint_id, w.task_id, w.idx, EXISTS (SELECT 1 FROM "
+    "checkpoints c WHERE c.thread_id = w.thread_id AND c.checkpoint_ns = '' "
+    "AND c.checkpoint_id = w.checkpoint_id) FROM writes w WHERE w.thread_id = ? "
+    "AND w.checkpoint_ns = '' AND w.channel = ? AND w.rowid > ?"
+)
+_SQLITE_NEWEST = (
+    "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''"
 )
 _SQLITE_CHECKPOINTS = (
     "SELECT rowid, type, checkpoint, checkpoint_id FROM checkpoints WHERE thread_id = ? "
@@ -170,8 +181,19 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
             )
         return Call(run=lambda: _query(saver, sql, params), arun=_no_async)
 
-    write_rows = yield query(_SQLITE_WRITES, (thread_id, QUEUE_CHANNEL, writes_after))
+    # The newest checkpoint is read before the writes: a write whose checkpoint is missing
+    # but newer than it may still see its checkpoint saved (the run is going on), so the
+    # cursor stops before it and it is read again next time; one older than the newest
+    # checkpoint never will be (checkpoints are saved in order): it is skipped for good.
+    newest_rows = yield query(_SQLITE_NEWEST, (thread_id,))
+    newest = (newest_rows[0][0] if newest_rows else None) or ""
+    all_write_rows = yield query(_SQLITE_WRITES, (thread_id, QUEUE_CHANNEL, writes_after))
     checkpoint_rows = yield query(_SQLITE_CHECKPOINTS, (thread_id, checkpoints_after))
+    write_rows = [r for r in all_write_rows if r[6]]
+    pending = [r[0] for r in all_write_rows if not r[6] and r[3] > newest]
+    writes_cursor = max([writes_after, *(r[0] for r in all_write_rows)])
+    if pending:
+        writes_cursor = min(pending) - 1
     # Oldest first, each checkpoint's queue snapshot (if it holds one) before the writes made
     # after it, as the graph saw them. A snapshot (every SNAPSHOT_EVERY queue updates) holds
     # the messages of the step that made it, which no write holds; read before all writes, it
@@ -188,7 +210,7 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
     return LogBatch(
         messages=list(found.values()),
         cursor={
-            "writes": max([writes_after, *(r[0] for r in write_rows)]),
+            "writes": writes_cursor,
             "checkpoints": max([checkpoints_after, *(r[0] for r in checkpoint_rows)]),
         },
     )

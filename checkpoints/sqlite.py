@@ -1,23 +1,39 @@
 """The default local checkpointer: LangGraph's SqliteSaver on a file, in WAL mode, compressed.
 
 The file is ``$MEMGPT_CHECKPOINT_DB`` or ``~/.local/share/langgraph-memgpt/checkpoints.sqlite``.
+
+Opening checks the file first: one that is not an SQLite database, is truncated, read-only
+or on a full disk gives a :class:`~langgraph_memgpt.archival.driver.StorageError` naming the
+file, the problem and the fix, instead of SQLite's one-line error at some later write.
+Concurrent writers (other threads' connections, other processes) wait up to
+``BUSY_TIMEOUT`` seconds for the write lock rather than failing with "database is locked".
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
-from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph.checkpoint.sqlite import SqliteSaver as _SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as _AsyncSqliteSaver
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
 
 # Checkpoint rows are 1-3 KB after compression: with SQLite's default 4 KB pages only one or
 # two fit a page and a quarter of the file is slack. Takes effect when a file is created.
 PAGE_SIZE = 16384
+BUSY_TIMEOUT = 30
+"""Seconds a write waits for another connection's write lock (aiosqlite's default is 5)."""
+WHAT = "checkpoint file"
+SETTING = "MEMGPT_CHECKPOINT_DB"
+FIX = (
+    "Fix: restore it from a backup (or re-import a `langgraph-memgpt export` file), or move it "
+    f"aside to start with no threads ({SETTING} chooses the file)."
+)
 
 
 def default_checkpoint_path() -> Path:
@@ -30,20 +46,115 @@ def default_checkpoint_path() -> Path:
 
 def _prepare(path: str | Path | None) -> Path:
     target = Path(path).expanduser() if path else default_checkpoint_path()
-    target.parent.mkdir(parents=True, exist_ok=True)
+    # Imported here: the archival package imports this module (default_checkpoint_path).
+    from langgraph_memgpt.archival.driver import check_database_file
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        _raise_clear(error, target)
+        raise
+    check_database_file(target, WHAT, FIX)
     return target
+
+
+def _raise_clear(error: Exception, path: Path) -> None:
+    """Raise a StorageError for a storage fault on the checkpoint file; else return."""
+    from langgraph_memgpt.archival.driver import StorageError, storage_error
+
+    if isinstance(error, StorageError):
+        return
+    clear = storage_error(error, path, WHAT, SETTING)
+    if clear is not None:
+        raise clear from error
+
+
+def _check_writable(conn: sqlite3.Connection) -> None:
+    """Write to the file now, in a transaction that is rolled back, so a read-only file or
+    folder is reported when it is opened rather than at the end of the first turn.
+
+    ``BEGIN IMMEDIATE`` alone succeeds on a read-only file; a real write does not."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute("CREATE TABLE memgpt_write_probe (x)")
+    finally:
+        conn.execute("ROLLBACK")
+
+
+class SqliteSaver(_SqliteSaver):
+    """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
+    StorageError naming the file and the fix. Same name as LangGraph's class, which code
+    elsewhere (recall's SQL reader, status) recognises by name."""
+
+    path: Path = Path("checkpoints.sqlite")
+
+    def get_tuple(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().get_tuple(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
+
+    def put(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().put(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
+
+    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            super().put_writes(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
+
+
+class AsyncSqliteSaver(_AsyncSqliteSaver):
+    """LangGraph's AsyncSqliteSaver with the clear storage errors of :class:`SqliteSaver`."""
+
+    path: Path = Path("checkpoints.sqlite")
+
+    async def aget_tuple(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().aget_tuple(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
+
+    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().aput(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
+
+    async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
+        try:
+            await super().aput_writes(*args, **kwargs)
+        except Exception as error:
+            _raise_clear(error, self.path)
+            raise
 
 
 @contextmanager
 def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteSaver]:
     """A SqliteSaver on ``path`` (default: :func:`default_checkpoint_path`)."""
-    conn = sqlite3.connect(_prepare(path), check_same_thread=False, timeout=30)
+    target = _prepare(path)
+    conn = sqlite3.connect(target, check_same_thread=False, timeout=BUSY_TIMEOUT)
     try:
-        conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        saver = SqliteSaver(conn, serde=CompressingSerializer())
-        saver.setup()
+        try:
+            conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            saver = SqliteSaver(conn, serde=CompressingSerializer())
+            saver.path = target
+            saver.setup()
+            conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone()  # reads the table
+            _check_writable(conn)
+        except Exception as error:
+            _raise_clear(error, target)
+            raise
         yield saver
     finally:
         conn.close()
@@ -54,9 +165,24 @@ async def open_async_sqlite_checkpointer(
     path: str | Path | None = None,
 ) -> AsyncIterator[AsyncSqliteSaver]:
     """An AsyncSqliteSaver on ``path`` (default: :func:`default_checkpoint_path`)."""
-    async with AsyncSqliteSaver.from_conn_string(str(_prepare(path))) as saver:
-        saver.serde = CompressingSerializer()
-        await saver.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
-        await saver.conn.execute("PRAGMA journal_mode=WAL")
-        await saver.setup()
+    # The folder and header checks touch the file system: off the event loop (langgraph
+    # dev's blocking-call detector rejects such calls on it).
+    target = await asyncio.to_thread(_prepare, path)
+    async with AsyncSqliteSaver.from_conn_string(str(target)) as saver:
+        try:
+            saver.serde = CompressingSerializer()
+            saver.path = target
+            await saver.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
+            await saver.conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            await saver.conn.execute("PRAGMA journal_mode=WAL")
+            await saver.setup()
+            await saver.conn.execute("SELECT 1 FROM checkpoints LIMIT 1")
+            await saver.conn.execute("BEGIN IMMEDIATE")
+            try:
+                await saver.conn.execute("CREATE TABLE memgpt_write_probe (x)")
+            finally:
+                await saver.conn.execute("ROLLBACK")
+        except Exception as error:
+            _raise_clear(error, target)
+            raise
         yield saver

@@ -303,3 +303,15 @@ def test_status_export_and_import_commands(make_double, tmp_path: Path) -> None:
     user_texts = [m["content"] for m in request["messages"] if m["role"] == "user"]
     assert user_texts == ["My sister Alice lives in Lisbon", "Where does my sister live?"]
     assert "1 passages" in request["messages"][0]["content"]  # the archive came along
+
+
+def test_a_corrupted_checkpoint_file_is_one_error_line(tmp_path: Path) -> None:
+    db = tmp_path / "broken.sqlite"
+    db.write_bytes(b"this is not a database, it is a shopping list\n" * 100)
+
+    result = command(["status", "--thread", THREAD, "--db", str(db)], tmp_path)
+
+    assert result.returncode == 1, describe(result)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), describe(result)
+    assert str(db) in lines[0] and "Fix" in lines[0], describe(result)

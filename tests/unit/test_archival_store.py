@@ -7,10 +7,12 @@ import time
 import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
+from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt.archival import SqliteVecStore
 from langgraph_memgpt.archival import driver as driver_module
 from langgraph_memgpt.archival.bit_index import BitIndex
+from langgraph_memgpt.archival.driver import StorageError
 from store_semantics import assert_same_as_in_memory
 
 DIMS = 64
@@ -115,3 +117,36 @@ def test_bit_index_returns_the_hamming_nearest_in_order() -> None:
     assert [distance[i - 1] for i in found] == sorted(distance)[:50]
     assert len(set(found)) == 50 and not {7, 8, 9} & set(found)
     assert len(index.nearest(query, 10_000)) == 2997
+
+
+def test_a_file_that_is_not_an_archive_is_refused_at_open(tmp_path) -> None:
+    garbage, cut = tmp_path / "garbage.sqlite", tmp_path / "cut.sqlite"
+    garbage.write_bytes(b"not a database, just some notes\n" * 200)
+    store = SqliteVecStore(cut, index=index())
+    store.put(("u",), "a", {"content": "x" * 50_000})
+    store.close()
+    with cut.open("r+b") as handle:
+        handle.truncate(cut.stat().st_size // 2)
+
+    for path, problem in ((garbage, "not an SQLite database"), (cut, "is truncated")):
+        with pytest.raises(StorageError) as caught:
+            SqliteVecStore(path, index=index())
+        assert str(path) in str(caught.value) and problem in str(caught.value)
+        assert "Fix:" in str(caught.value) and caught.value.problem == "corrupted"
+
+
+def test_a_full_disk_fails_the_write_whole_and_the_store_stays_usable(tmp_path) -> None:
+    store = SqliteVecStore(tmp_path / "a.sqlite", index=index())
+    store.put(("u",), "a", {"content": "apples"})
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 1}")  # SQLite answers SQLITE_FULL
+
+    with pytest.raises(StorageError, match="disk is full") as caught:
+        store.batch([PutOp(("u",), f"k{n}", {"content": f"passage {n} " * 400}) for n in range(20)])
+
+    assert caught.value.problem == "disk full" and str(tmp_path / "a.sqlite") in str(caught.value)
+    assert [i.key for i in store.search(("u",), limit=50)] == ["a"]  # nothing of the batch
+    assert [i.key for i in store.search(("u",), query="apples", limit=1)] == ["a"]
+    store.conn.execute(f"PRAGMA max_page_count = {pages + 1000}")
+    store.put(("u",), "b", {"content": "bananas"})
+    assert store.count(("u",)) == 2
