@@ -3,6 +3,10 @@
 ``"ollama:qwen3:4b"`` (or a bare Ollama name such as ``"qwen3:4b"``) gives a ``ChatOllama``
 with ``num_ctx`` set to the context window: without it Ollama silently truncates the prompt to
 its own default. Other ``"provider:model"`` strings go through ``init_chat_model``.
+
+Model call failures are sorted here too: :func:`describe_transient_error` names the ones worth
+retrying (HTTP 5xx, a read timeout, a connection dropped mid-answer, a refused connection) in
+one line, and :func:`describe_model_error` the ones that are not (a missing model).
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
+DEFAULT_MODEL_TIMEOUT = 300.0
+TIMEOUT_ENV = "MEMGPT_MODEL_TIMEOUT"
 # Providers init_chat_model resolves; anything else before the first ':' is an Ollama tag
 # ("qwen3:4b" is a model name, not provider "qwen3").
 _KNOWN_PROVIDERS = frozenset(
@@ -47,6 +53,34 @@ class ModelUnavailableError(RuntimeError):
     """The model server cannot be reached or does not have the model. One clear line."""
 
 
+class ModelCallFailedError(ModelUnavailableError):
+    """A model call failed in a way a retry may fix (5xx, timeout, dropped connection).
+
+    ``reason`` raises it on every failed attempt; the node's retry policy retries on it, and
+    the one raised by the last attempt reaches the caller, its message ending with how many
+    attempts were made. A subclass of ModelUnavailableError so every caller that already
+    reports a dead server in one line (CLI, HTTP API) reports this the same way.
+    """
+
+    def __init__(self, message: str, attempts: int = 1) -> None:
+        super().__init__(message)
+        self.attempts = attempts
+
+
+def model_timeout() -> float:
+    """Seconds the model client waits for the server (connect, and between streamed chunks)."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return DEFAULT_MODEL_TIMEOUT
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+    return value
+
+
 def ollama_url(configured: str = "") -> str:
     url = configured or os.environ.get("OLLAMA_HOST") or DEFAULT_OLLAMA_URL
     return url if "://" in url else f"http://{url}"
@@ -60,22 +94,25 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return "ollama", spec
 
 
-_cache: dict[tuple[str, int, str], BaseChatModel] = {}
+_cache: dict[tuple[str, int, str, float], BaseChatModel] = {}
 _cache_lock = threading.Lock()
 
 
 def load_chat_model(spec: str, *, context_window: int, base_url: str = "") -> BaseChatModel:
-    """The chat model for a spec, built once per process per (spec, window, url)."""
-    key = (spec, context_window, base_url)
+    """The chat model for a spec, built once per process per (spec, window, url, timeout)."""
+    # The timeout is part of the key so a changed MEMGPT_MODEL_TIMEOUT takes effect without a
+    # restart of the process (tests, and a server whose operator lowers it).
+    timeout = model_timeout()
+    key = (spec, context_window, base_url, timeout)
     with _cache_lock:
         model = _cache.get(key)
         if model is None:
-            model = _build(spec, context_window, base_url)
+            model = _build(spec, context_window, base_url, timeout)
             _cache[key] = model
     return model
 
 
-def _build(spec: str, context_window: int, base_url: str) -> BaseChatModel:
+def _build(spec: str, context_window: int, base_url: str, timeout: float) -> BaseChatModel:
     provider, name = split_model_spec(spec)
     if provider == "ollama":
         from langchain_ollama import ChatOllama
@@ -86,7 +123,7 @@ def _build(spec: str, context_window: int, base_url: str) -> BaseChatModel:
             base_url=ollama_url(base_url),
             num_ctx=context_window,
             reasoning=None if reasoning in (None, "") else reasoning.lower() == "true",
-            client_kwargs={"timeout": float(os.environ.get("MEMGPT_MODEL_TIMEOUT", "300"))},
+            client_kwargs={"timeout": timeout},
         )
     from langchain.chat_models import init_chat_model
 
@@ -108,16 +145,76 @@ def describe_model_error(error: BaseException, model: BaseChatModel) -> str | No
     return None
 
 
-def _is_connection_error(error: BaseException) -> bool:
+def describe_transient_error(error: BaseException, model: BaseChatModel) -> str | None:
+    """A one-line explanation if ``error`` is a model-call failure a retry may fix, else None.
+
+    Retried: HTTP 5xx (except Ollama's 500 "error parsing tool call", which is the model's
+    fault and is answered as an invalid tool call instead), a timeout, a connection dropped
+    mid-answer, a refused connection (a server that is restarting).
+    """
     import httpx
 
+    name = getattr(model, "model", None) or getattr(model, "model_name", None) or type(model)
+    host = getattr(model, "base_url", None) or ""
+    where = f"Ollama at {host}" if host else "the model server"
+    chain = _chain(error)
+    if any(isinstance(e, httpx.TimeoutException | TimeoutError) for e in chain) and not any(
+        isinstance(e, httpx.ConnectTimeout) for e in chain
+    ):
+        timeout = (getattr(model, "client_kwargs", None) or {}).get("timeout")
+        within = f" within {timeout:g}s ({TIMEOUT_ENV})" if isinstance(timeout, float | int) else ""
+        return f"no answer from {where} for model '{name}'{within}"
+    if _is_connection_error(error):
+        return describe_model_error(error, model)
+    dropped = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError, ConnectionResetError)
+    if any(isinstance(e, dropped) for e in chain):
+        return f"{where} dropped the connection mid-answer for model '{name}' ({_detail(error)})"
+    status = _status_code(error)
+    if status is not None and 500 <= status < 600 and "tool call" not in str(error).lower():
+        return f"{where} failed for model '{name}': HTTP {status} ({_detail(error)})"
+    return None
+
+
+def _status_code(error: BaseException) -> int | None:
+    for current in _chain(error):
+        status = getattr(current, "status_code", None)
+        if isinstance(status, int) and status > 0:
+            return status
+        response = getattr(current, "response", None)
+        status = getattr(response, "status_code", None)
+        if isinstance(status, int) and status > 0:
+            return status
+    return None
+
+
+def _detail(error: BaseException) -> str:
+    text = first_line(str(getattr(error, "error", None) or error))
+    return f"{type(error).__name__}: {text}" if text != "no details" else type(error).__name__
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and its causes / contexts (clients often re-raise ``from None``)."""
     seen: set[int] = set()
+    found: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, ConnectionError | httpx.ConnectError | httpx.ConnectTimeout):
-            return True
+        found.append(current)
         current = current.__cause__ or current.__context__
+    return found
+
+
+def _is_connection_error(error: BaseException) -> bool:
+    import httpx
+
+    kinds = (ConnectionRefusedError, httpx.ConnectError, httpx.ConnectTimeout)
+    for current in _chain(error):
+        if isinstance(current, kinds):
+            return True
+        # The ollama client turns httpx.ConnectError into a bare ConnectionError; a reset
+        # mid-stream is a ConnectionError too but means a dropped answer, not a dead server.
+        if type(current) is ConnectionError:
+            return True
     return False
 
 

@@ -3,6 +3,12 @@
 START -> check_memory_pressure -> [evict_and_summarize ->] reason
       -> execute_tools -> (heartbeat set) check_memory_pressure ... | (unset) END
 reason -> END when the model answers without a tool call.
+
+``reason`` carries a LangGraph ``RetryPolicy`` for transient model failures (HTTP 5xx, timeouts,
+dropped or refused connections): the node is a generator driven by ``nodes/io.py`` with no side
+effect before the model answers, so re-running the whole node is exactly a retry of the call,
+and LangGraph's policy gives backoff, jitter and the attempt number (``runtime.execution_info``)
+on both the sync and the async path.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
-from langgraph.types import Checkpointer
+from langgraph.types import Checkpointer, RetryPolicy
 from langgraph_memgpt.graph.agent import AgentSpec, BlockSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import InputState, MemGPTState
@@ -24,7 +30,7 @@ from langgraph_memgpt.nodes.evict import evict_steps
 from langgraph_memgpt.nodes.execute_tools import execute_tools_steps
 from langgraph_memgpt.nodes.io import sync_and_async
 from langgraph_memgpt.nodes.pressure import check_memory_pressure
-from langgraph_memgpt.nodes.reason import reason_steps
+from langgraph_memgpt.nodes.reason import is_transient_model_error, reason_steps
 from langgraph_memgpt.nodes.routing import (
     make_route_after_pressure,
     route_after_reason,
@@ -33,6 +39,10 @@ from langgraph_memgpt.nodes.routing import (
 from langgraph_memgpt.tools.base import AgentTool, from_langchain_tool
 
 DEFAULT_NAME = "memgpt"
+MODEL_RETRY = RetryPolicy(
+    initial_interval=0.5, backoff_factor=2.0, max_attempts=3, retry_on=is_transient_model_error
+)
+"""Default retry of a failed model call: 3 attempts, 0.5 s then 1 s apart (plus jitter)."""
 
 
 def build_graph(
@@ -45,6 +55,7 @@ def build_graph(
     checkpointer: Checkpointer | BaseCheckpointSaver | None = None,
     store: BaseStore | None = None,
     name: str = DEFAULT_NAME,
+    model_retry: RetryPolicy | None = MODEL_RETRY,
 ) -> CompiledStateGraph:
     """Compile a MemGPT agent graph.
 
@@ -61,6 +72,10 @@ def build_graph(
             ``langgraph dev`` / LangGraph Platform, which provide their own.
         store: Archival memory store; leave None where the platform provides one.
         name: Graph name.
+        model_retry: Retry of a model call that failed transiently (HTTP 5xx, timeout,
+            dropped or refused connection); None makes one attempt. Its ``retry_on`` is
+            replaced by the transient-failure test, so only ``max_attempts`` and the
+            intervals matter. The client's timeout is ``MEMGPT_MODEL_TIMEOUT`` (seconds).
 
     Example:
         ```python
@@ -88,14 +103,19 @@ def build_graph(
     if len(names) != len(set(names)):
         raise ValueError(f"tool names must be unique, got {names}")
 
-    reason, areason = sync_and_async(functools.partial(reason_steps, agent=agent))
+    if model_retry is not None:
+        model_retry = model_retry._replace(retry_on=is_transient_model_error)
+    attempts = model_retry.max_attempts if model_retry is not None else 1
+    reason, areason = sync_and_async(
+        functools.partial(reason_steps, agent=agent, max_attempts=attempts)
+    )
     execute, aexecute = sync_and_async(functools.partial(execute_tools_steps, agent=agent))
     evict, aevict = sync_and_async(functools.partial(evict_steps, agent=agent))
 
     builder = StateGraph(MemGPTState, context_schema=Context, input_schema=InputState)
     builder.add_node("check_memory_pressure", functools.partial(check_memory_pressure, agent=agent))
     builder.add_node("evict_and_summarize", _runnable(evict, aevict))
-    builder.add_node("reason", _runnable(reason, areason))
+    builder.add_node("reason", _runnable(reason, areason), retry_policy=model_retry)
     builder.add_node("execute_tools", _runnable(execute, aexecute))
 
     builder.add_edge(START, "check_memory_pressure")

@@ -2,15 +2,27 @@
 
 The prompt is, in order: system instructions, the core memory blocks, a memory-metadata
 section, then the queue headed by the recursive summary. Memory text is escaped when rendered
-so a stored value can never close a block tag or pose as instructions.
+so a stored value can never close a block tag or pose as instructions: block values and
+descriptions are HTML-escaped, and every text that is data (block values, the summary, user
+messages, tool results) has the markers this module uses for real system notes and the
+summary, and chat-template control tokens such as ``<|im_start|>``, defused, so the model only
+ever sees those markers where the agent put them. What is stored stays verbatim; only the
+rendering changes.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from html import escape
 
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import (
+    AIMessage,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+)
 from langgraph_memgpt.graph.state import Block, Summary
 
 SYSTEM_INSTRUCTIONS = """\
@@ -41,14 +53,33 @@ Memory
 
 SUMMARY_PREFIX = "[Conversation summary]"
 SYSTEM_NOTE_PREFIX = "[System note]"
+# "[System note]" / "[Conversation summary]" written by someone else (any case or spacing)
+# becomes "(System note)", and "<|" (Qwen/ChatML/Llama-3 control tokens, which Ollama's
+# tokenizer would turn into real ones) becomes "<\u200b|".
+_FORGED_MARKER = re.compile(r"\[\s*(system\s+note|conversation\s+summary)\s*\]", re.IGNORECASE)
+_CONTROL_TOKEN = "<|"
+
+
+def defuse(text: str) -> str:
+    """Data as the model is shown it: no forged system markers, no chat-template tokens."""
+    text = _FORGED_MARKER.sub(lambda m: f"({m.group(1)})", text)
+    return text.replace(_CONTROL_TOKEN, "<\u200b|")
+
+
+def _defused(message: BaseMessage) -> BaseMessage:
+    if isinstance(message.content, str):
+        content = defuse(message.content)
+        if content != message.content:
+            return message.model_copy(update={"content": content})
+    return message
 
 
 def render_block(label: str, block: Block) -> str:
-    value = escape(block["value"], quote=False)
+    value = escape(defuse(block["value"]), quote=False)
     read_only = "true" if block["read_only"] else "false"
     return (
         f"<{label}>\n"
-        f"<description>{escape(block['description'], quote=False)}</description>\n"
+        f"<description>{escape(defuse(block['description']), quote=False)}</description>\n"
         f"<metadata>chars_current={len(block['value'])} chars_limit={block['limit']} "
         f"read_only={read_only}</metadata>\n"
         f"<value>\n{value}\n</value>\n"
@@ -91,7 +122,7 @@ def render_summary(summary: Summary) -> str:
     return (
         f"{SUMMARY_PREFIX} {summary['message_count']} earlier messages were evicted from your "
         "context window; this is their summary. Their full text is kept in recall memory "
-        f"(use conversation_search to find it).\n{summary['text']}"
+        f"(use conversation_search to find it).\n{defuse(summary['text'])}"
     )
 
 
@@ -110,6 +141,9 @@ def for_model(queue: Sequence[BaseMessage]) -> list[BaseMessage]:
     for message in queue:
         if isinstance(message, SystemMessage):
             converted.append(HumanMessage(content=f"{SYSTEM_NOTE_PREFIX} {message.content}"))
+        elif isinstance(message, HumanMessage | ToolMessage):
+            # What users and tools (search results quoting stored text) say is data.
+            converted.append(_defused(message))
         else:
             converted.append(message)
     return converted

@@ -4,11 +4,14 @@ Calls run one after another, each seeing the block edits of the calls before it.
 (unknown tool, unreadable or missing arguments, a failed edit) changes nothing, is answered
 with a ToolMessage that explains the error, and forces a heartbeat so the model can correct
 itself. The turn also continues while the user has had no reply yet, and stops with a system
-note after ``max_steps`` chained model calls.
+note after ``max_steps`` chained model calls. A model that keeps failing (every call of
+``MAX_FAILED_STEPS`` steps in a row was an error: broken JSON, an unknown tool) gets no more
+retries: the turn stops with a one-line message to the user instead of burning ``max_steps``.
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
@@ -27,6 +30,11 @@ NO_REPLY_NOTE = (
     "You have not replied to the user yet. Reply with send_message (after any other tool "
     "calls you still need)."
 )
+MAX_FAILED_STEPS = 6
+FAILED_STEPS_REPLY = (
+    "(The model's tool calls failed {count} times in a row, last: {error} "
+    "The turn was stopped; please try again or rephrase.)"
+)
 STEP_LIMIT_NOTE = (
     "Step limit reached: {steps} chained model calls in this turn, the most allowed "
     "(max_steps). The turn was stopped; continue when the user writes again."
@@ -41,6 +49,29 @@ def awaits_reply(queue: list[BaseMessage]) -> bool:
         if isinstance(message, HumanMessage):
             return True
     return False
+
+
+def failed_streak(queue: list[BaseMessage]) -> int:
+    """How many model steps right before the last one had every tool call answered by an error.
+
+    ``queue[-1]`` is the step being executed; the count stops at the user message that began
+    the turn or at the first step with a successful call.
+    """
+    streak = 0
+    answers: list[ToolMessage] = []
+    for message in reversed(queue[:-1]):
+        if isinstance(message, ToolMessage):
+            answers.append(message)
+        elif isinstance(message, SystemMessage):
+            continue  # notes (no reply yet, memory pressure) sit between steps
+        elif (
+            isinstance(message, AIMessage) and answers and all(a.status == "error" for a in answers)
+        ):
+            streak += 1
+            answers = []
+        else:
+            break
+    return streak
 
 
 def _tool_call(tool: AgentTool, args: Any, ctx: ToolContext) -> Call:
@@ -76,6 +107,7 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
                 config=config,
                 state=state,
                 tool_names=frozenset(agent.tools_by_name),
+                tool_call_id=call.get("id"),
             )
             outcome: ToolOutcome = yield _tool_call(tool, args, tool_ctx)
         except ToolFailure as error:
@@ -110,7 +142,21 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
         )
 
     heartbeat = heartbeat or failed
-    if not heartbeat and not replied and awaits_reply(queue):
+    all_failed = bool(results) and all(
+        isinstance(m, ToolMessage) and m.status == "error" for m in results
+    )
+    if all_failed and failed_streak(queue) + 1 >= MAX_FAILED_STEPS:
+        # Bounded retry of a model that cannot produce a valid call: stop and tell the user
+        # (an AIMessage with plain text is what every client shows as the reply).
+        heartbeat = False
+        last = _first_line(str(results[-1].content).removeprefix("Error: "))
+        results.append(
+            AIMessage(
+                content=FAILED_STEPS_REPLY.format(count=MAX_FAILED_STEPS, error=last),
+                id=f"ai-{uuid.uuid4()}",
+            )
+        )
+    elif not heartbeat and not replied and awaits_reply(queue):
         # Small models often forget request_heartbeat after a memory edit; the user is still
         # waiting for an answer, so give the model another step instead of ending silently.
         heartbeat = True
@@ -128,6 +174,11 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
     if changed:
         update["blocks"] = changed
     return update
+
+
+def _first_line(text: str, limit: int = 200) -> str:
+    text = text.replace(FORCED_HEARTBEAT, "").strip().splitlines()[0] if text.strip() else ""
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def _error(call: dict[str, Any], text: str) -> ToolMessage:

@@ -2,8 +2,16 @@
 
 The model's answer is cleaned before it enters the queue: ``<think>`` blocks move out of the
 content, a tool call whose arguments the client could not parse becomes an invalid tool call
-(answered with an error by ``execute_tools`` instead of failing the run), and an empty answer
-is retried once. A dead model server raises :class:`ModelUnavailableError` with one clear line.
+(answered with an error by ``execute_tools`` instead of failing the run), so does a call whose
+arguments are over the generic size or depth bounds of ``tools/base.py`` (it is kept as a
+short description, so a runaway output never enters the checkpoint), and an empty answer
+is retried once. A missing model raises :class:`ModelUnavailableError` with one clear line.
+
+A transient failure of the call (HTTP 5xx, a timeout, a connection dropped mid-answer or
+refused) raises :class:`ModelCallFailedError`, which the node's ``RetryPolicy`` (see
+``graph/builder.py``) retries with backoff; the last attempt's error reaches the caller as one
+line saying what failed and how many attempts were made. The node has no side effect before the
+model answers, so re-running it whole is safe.
 """
 
 from __future__ import annotations
@@ -20,8 +28,15 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, stamp
-from langgraph_memgpt.models import ModelUnavailableError, describe_model_error, usage_input_tokens
+from langgraph_memgpt.models import (
+    ModelCallFailedError,
+    ModelUnavailableError,
+    describe_model_error,
+    describe_transient_error,
+    usage_input_tokens,
+)
 from langgraph_memgpt.nodes.io import model_call
+from langgraph_memgpt.tools.base import argument_problem
 from pydantic import ValidationError
 
 _THINK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
@@ -53,19 +68,47 @@ def _clean(response: BaseMessage) -> AIMessage:
         response.additional_kwargs.setdefault("reasoning_content", thoughts)
     if response.id is None:
         response.id = f"ai-{uuid.uuid4()}"
-    return stamp(response)
+    return stamp(_guard_calls(response))
+
+
+def _guard_calls(response: AIMessage) -> AIMessage:
+    """Turn calls with oversized or deeply nested arguments into short invalid calls."""
+    kept, refused = [], []
+    for call in response.tool_calls:
+        problem = argument_problem(call["args"])
+        if problem is None:
+            kept.append(call)
+            continue
+        refused.append(
+            invalid_tool_call(
+                name=call["name"], args=f"<{problem}>", id=call.get("id"), error=problem
+            )
+        )
+    if refused:
+        response.tool_calls = kept
+        response.invalid_tool_calls = [*response.invalid_tool_calls, *refused]
+    return response
 
 
 def _is_unparsable_call(error: Exception) -> bool:
     """Did the model emit a tool call whose arguments could not be parsed?
 
     Depending on the stack this surfaces as langchain's OutputParserException, as the ollama
-    client's pydantic ValidationError (arguments sent as a string), or as Ollama's own HTTP 500
-    "error parsing tool call".
+    client's pydantic ValidationError (arguments sent as a string), as Ollama's own HTTP 500
+    "error parsing tool call", as a RecursionError of the client's JSON decoder (arguments
+    nested thousands of levels deep), or as a MemoryError: langchain-ollama passes every string
+    argument that is not JSON to ``ast.literal_eval``, and CPython's parser gives up with
+    MemoryError on a long run of plain words (a 100,000-character query).
     """
-    if isinstance(error, OutputParserException | ValidationError):
+    if isinstance(error, OutputParserException | ValidationError | RecursionError | MemoryError):
         return True
     return getattr(error, "status_code", None) == 500 and "tool call" in str(error).lower()
+
+
+_UNPARSABLE = {
+    RecursionError: "the arguments are nested too deeply to parse",
+    MemoryError: "the arguments are too long for the model client to parse; send shorter text",
+}
 
 
 def _unparsable_call(error: Exception) -> AIMessage:
@@ -79,9 +122,9 @@ def _unparsable_call(error: Exception) -> AIMessage:
             invalid_tool_calls=[
                 invalid_tool_call(
                     name=match.group(1) if match else None,
-                    args=getattr(error, "llm_output", None) or text[:2000],
+                    args=str(getattr(error, "llm_output", None) or text)[:2000],
                     id=f"call-{uuid.uuid4()}",
-                    error="the arguments are not valid JSON",
+                    error=_UNPARSABLE.get(type(error), "the arguments are not valid JSON"),
                 )
             ],
         )
@@ -102,13 +145,31 @@ def _finish(state: MemGPTState, budget: dict[str, Any], response: AIMessage) -> 
     return {"messages": [response], "step": (state.get("step") or 0) + 1, "budget": budget}
 
 
-def _translate(error: Exception, model: Any) -> Exception:
+def _translate(error: Exception, model: Any, attempt: int, max_attempts: int) -> Exception:
     inner = getattr(model, "bound", model)
+    transient = describe_transient_error(error, inner)
+    if transient:
+        outcome = "giving up" if attempt >= max_attempts else "retrying"
+        return ModelCallFailedError(
+            f"{transient}; attempt {attempt} of {max_attempts} failed, {outcome}", attempt
+        )
     explanation = describe_model_error(error, inner)
     return ModelUnavailableError(explanation) if explanation else error
 
 
-def reason_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec):
+def is_transient_model_error(error: Exception) -> bool:
+    """``retry_on`` of the reason node's RetryPolicy."""
+    return isinstance(error, ModelCallFailedError)
+
+
+def _attempt(runtime: Runtime[Context]) -> int:
+    info = getattr(runtime, "execution_info", None)
+    return getattr(info, "node_attempt", None) or 1
+
+
+def reason_steps(
+    state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec, max_attempts: int = 1
+):
     ctx, prompt, budget = _prepare(state, runtime, agent)
     if budget["budget"] > ctx.context_window:
         # Eviction never touches the latest user message and the running tool chain; if
@@ -123,7 +184,7 @@ def reason_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentS
             response = _clean((yield model_call(model, prompt)))
         except Exception as error:
             if not _is_unparsable_call(error):
-                raise _translate(error, model) from None
+                raise _translate(error, model, _attempt(runtime), max_attempts) from None
             response = _unparsable_call(error)
         if not _is_empty(response):
             return _finish(state, budget, response)

@@ -6,6 +6,12 @@ in a string), a forced heartbeat when a call fails, and block edits applied one 
 when a single model message edits the same block twice. ``ToolNode`` runs calls in parallel and
 turns errors into strings, so the executor is our own; ordinary LangChain tools still plug in
 through :func:`from_langchain_tool`.
+
+Every call's arguments are also held to generic bounds before any tool sees them:
+``MAX_ARGUMENT_CHARS`` characters in all and ``MAX_ARGUMENT_DEPTH`` levels of nesting, so a
+runaway model output (a megabyte string, JSON nested ten thousand deep) is refused with a clear
+error instead of exhausting memory or the interpreter's recursion limit. Tools add their own,
+tighter limits (a block's character limit, archival's insert cap).
 """
 
 from __future__ import annotations
@@ -30,6 +36,10 @@ HEARTBEAT_SCHEMA = {
     "description": "true to be called again right after this tool returns (to continue working "
     "or to reply with send_message); false if you are done for now.",
 }
+MAX_ARGUMENT_CHARS = 250_000
+"""Characters of all keys and string values of one call; above archival's 200,000 insert cap."""
+MAX_ARGUMENT_DEPTH = 32
+"""Levels of nesting of one call's arguments; the tool schemas need two."""
 # Keys small models wrap the real arguments in: {"arguments": "{...}"}.
 _WRAPPER_KEYS = ("arguments", "args", "parameters", "params", "input", "kwargs")
 
@@ -59,6 +69,9 @@ class ToolContext:
     config: RunnableConfig | None
     state: Mapping[str, Any]
     tool_names: frozenset[str] = field(default_factory=frozenset)
+    tool_call_id: str | None = None
+    """The id of the call being run: the same when a step is re-run after a crash, so a tool
+    can make its side effect idempotent (archival inserts key their passages by it)."""
 
 
 ToolRun = Callable[[Any, ToolContext], ToolOutcome]
@@ -111,6 +124,9 @@ class AgentTool:
         Raises ToolFailure naming what is wrong.
         """
         args = _as_dict(raw_args)
+        problem = argument_problem(args)
+        if problem:
+            raise ToolFailure(problem)
         heartbeat = _as_bool(args.pop(HEARTBEAT_ARG, None))
         args = self._unwrap(args)
         if isinstance(args.get(HEARTBEAT_ARG), bool | str | int):
@@ -134,13 +150,61 @@ class AgentTool:
         return inner if inner is not None else args
 
 
+def argument_problem(args: Any) -> str | None:
+    """Why a call's arguments are too large or too deeply nested to handle, or None.
+
+    The walk is iterative with early exits: a recursive one would hit the recursion limit on
+    the very input it guards against, and a huge one must not be copied to be measured.
+    """
+    if isinstance(args, str):
+        if len(args) > MAX_ARGUMENT_CHARS:
+            return _too_long(len(args))
+        return None
+    chars = 0
+    stack: list[tuple[Any, int]] = [(args, 0)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list | tuple):
+            if depth >= MAX_ARGUMENT_DEPTH:
+                return (
+                    f"the arguments are nested more than {MAX_ARGUMENT_DEPTH} levels deep; "
+                    "send a flat JSON object as the tool's schema describes"
+                )
+            if isinstance(value, dict):
+                chars += sum(len(str(key)) for key in value)
+                children = value.values()
+            else:
+                children = value
+            stack.extend((child, depth + 1) for child in children)
+        elif isinstance(value, str):
+            chars += len(value)
+        if chars > MAX_ARGUMENT_CHARS:
+            return _too_long(chars, at_least=True)
+    return None
+
+
+def _too_long(chars: int, at_least: bool = False) -> str:
+    size = f"at least {chars:,}" if at_least else f"{chars:,}"
+    return (
+        f"the arguments have {size} characters, more than the {MAX_ARGUMENT_CHARS:,} "
+        "one call may carry; split the content into smaller calls"
+    )
+
+
 def _as_dict(raw: Any) -> dict[str, Any]:
     if isinstance(raw, dict):
         return dict(raw)
     if isinstance(raw, str):
         text = raw.strip()
+        if len(text) > MAX_ARGUMENT_CHARS:
+            raise ToolFailure(_too_long(len(text)))
         try:
             parsed = json.loads(text) if text else {}
+        except RecursionError:
+            raise ToolFailure(
+                f"the arguments are nested too deeply to parse (limit {MAX_ARGUMENT_DEPTH} "
+                "levels); send a flat JSON object"
+            ) from None
         except json.JSONDecodeError as error:
             raise ToolFailure(
                 f"the arguments are not valid JSON ({error.msg} at position {error.pos}): "

@@ -183,9 +183,15 @@ def current_turn_ids(queue: Sequence[BaseMessage]) -> list[str]:
     return []
 
 
+MAX_QUERY_CHARS = 2_000
+"""A search query is words or a question: a longer one is pasted text, which ranks nothing
+better and would be echoed back whole in the answer."""
+
+
 class ConversationSearchArgs(BaseModel):
     query: str = Field(
         default="",
+        max_length=MAX_QUERY_CHARS,
         description="Words or a question to look for. Leave empty with a date range to list "
         "what was said in that period.",
     )

@@ -5,6 +5,10 @@ It serves ``POST /api/chat`` (NDJSON streaming, tool calls, ``prompt_eval_count`
 end. Answers come from a script (a list of :class:`Answer`) or, when it runs out, from a
 ``responder`` function of the request. Every request body is recorded.
 
+Faults for reliability tests are scripted per answer: an HTTP error status, a hang before the
+answer (``delay``, longer than the client's timeout), or a connection closed after the first
+streamed chunks (``drop_after_chunks``).
+
 Run standalone (for a ``langgraph dev`` server in another process)::
 
     python tests/support/ollama_double.py --port 11555 --model qwen3:4b
@@ -13,14 +17,20 @@ Run standalone (for a ``langgraph dev`` server in another process)::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import socket
 import sys
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+class RawJSON(str):
+    """Tool-call arguments sent as this exact JSON text (e.g. nested deeper than json.dumps
+    can encode), not as a JSON string."""
 
 
 @dataclass
@@ -34,7 +44,12 @@ class Answer:
     """Reported prompt tokens; None means a rough count of the request."""
     status: int = 200
     """A non-200 status answers with an Ollama-style error body instead."""
+    error: str = ""
+    """The error text of a non-200 answer (default "scripted failure <status>")."""
     delay: float = 0.0
+    """Seconds to wait before answering (a hang, when longer than the client's timeout)."""
+    drop_after_chunks: int | None = None
+    """Close the socket after this many NDJSON chunks, without ending the chunked body."""
 
 
 # What a real Ollama server answers to POST /api/show (the ollama client requires model_info).
@@ -77,6 +92,7 @@ class OllamaDouble:
         self.responder = responder
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
+        self._stopping = threading.Event()  # wakes hanging answers when the double stops
         self._server = ThreadingHTTPServer((host, port), self._handler())
         self._server.daemon_threads = True
         report = self._server.handle_error
@@ -100,6 +116,7 @@ class OllamaDouble:
         return self
 
     def stop(self) -> None:
+        self._stopping.set()
         self._server.shutdown()
         self._server.server_close()
 
@@ -166,9 +183,10 @@ class OllamaDouble:
                     return
                 answer = double._next_answer(body)
                 if answer.delay:
-                    time.sleep(answer.delay)
+                    double._stopping.wait(answer.delay)
                 if answer.status != 200:
-                    self._json(answer.status, {"error": f"scripted failure {answer.status}"})
+                    text = answer.error or f"scripted failure {answer.status}"
+                    self._json(answer.status, {"error": text})
                     return
                 prompt_tokens = answer.prompt_eval_count
                 if prompt_tokens is None:
@@ -178,12 +196,40 @@ class OllamaDouble:
                 self.send_header("Content-Type", "application/x-ndjson")
                 self.send_header("Transfer-Encoding", "chunked")
                 self.end_headers()
-                for chunk in chunks:
-                    data = (json.dumps(chunk) + "\n").encode()
+                for index, chunk in enumerate(chunks):
+                    if answer.drop_after_chunks is not None and index >= answer.drop_after_chunks:
+                        self._drop()
+                        return
+                    data = (_encode(chunk) + "\n").encode()
                     self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
                 self.wfile.write(b"0\r\n\r\n")
 
+            def _drop(self) -> None:
+                """Die mid-answer like a crashed server: no terminating chunk, socket closed."""
+                self.wfile.flush()
+                self.close_connection = True
+                with contextlib.suppress(OSError):
+                    self.connection.shutdown(socket.SHUT_RDWR)
+
         return Handler
+
+
+def _encode(chunk: dict[str, Any]) -> str:
+    """One NDJSON line; RawJSON arguments are spliced in as they are."""
+    raws: list[str] = []
+
+    def placeholder(value: Any) -> Any:
+        if isinstance(value, RawJSON):
+            raws.append(str(value))
+            return f"__raw_json_{len(raws) - 1}__"
+        return value
+
+    for call in (chunk.get("message") or {}).get("tool_calls") or []:
+        call["function"]["arguments"] = placeholder(call["function"]["arguments"])
+    line = json.dumps(chunk)
+    for index, raw in enumerate(raws):
+        line = line.replace(f'"__raw_json_{index}__"', raw, 1)
+    return line
 
 
 def _stream_chunks(model: str, answer: Answer, prompt_tokens: int) -> list[dict[str, Any]]:

@@ -150,3 +150,20 @@ def test_a_tool_that_raises_is_reported_not_propagated(make_agent) -> None:
     error = next(m for m in state["messages"] if isinstance(m, ToolMessage))
     assert "ZeroDivisionError" in error.content and error.status == "error"
     assert len(agent.model.prompts) == 2
+
+
+def test_a_model_that_keeps_failing_gets_a_bounded_retry_then_a_message(make_agent) -> None:
+    from langgraph_memgpt.graph.prompts import reply_text
+    from langgraph_memgpt.nodes.execute_tools import MAX_FAILED_STEPS
+
+    agent = make_agent(context=Context(max_steps=50))
+    agent.model.default = tool_turn(call("delete_everything", request_heartbeat=True))
+    state = agent.say("Go")
+    assert len(agent.model.prompts) == MAX_FAILED_STEPS
+    last = state["messages"][-1]
+    assert isinstance(last, AIMessage) and state["heartbeat"] is False
+    text = reply_text(last)
+    assert text and "\n" not in text and "no tool 'delete_everything'" in text
+    # A success in between resets the count; the next turn works.
+    agent.model.default = reply("Back.")
+    assert reply_text(agent.say("Hello?")["messages"][-2]) == "Back."
