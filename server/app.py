@@ -9,7 +9,9 @@ Routes (documented in the server's OpenAPI document, at ``/docs``):
 
 It runs wherever the graph runs (``langgraph dev``, ``langgraph up``, LangGraph Platform):
 the server merges these routes with its own, and the app talks to the graph through the
-server's in-process client (see ``backend.py``).
+server's in-process client (see ``backend.py``). With API keys configured, the server's auth
+(``auth.py``, langgraph.json ``enable_custom_route_auth``) covers these routes too, and each
+request acts for its key's user only.
 """
 
 from __future__ import annotations

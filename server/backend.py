@@ -13,7 +13,8 @@ langgraph-api, which injects these very instances into every graph run. Both loo
 here so a change in langgraph-api touches one file.
 
 Each user has one conversation thread, with a thread id derived from the user id, created by
-the first request that needs it.
+the first request that needs it. Who the user is: ``resolve_user`` (the API key's user when
+``server/auth.py`` has keys, else the request's user field or header).
 """
 
 from __future__ import annotations
@@ -26,7 +27,9 @@ from typing import Any
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
 from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.server.auth import multi_user
 from langgraph_memgpt.server.errors import ApiError
+from langgraph_memgpt.tools.archival import AUTH_USER_PERMISSION
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
@@ -52,13 +55,34 @@ def user_thread_id(user_id: str) -> str:
     return str(uuid.uuid5(THREAD_NAMESPACE, f"{GRAPH_ID}:{user_id}"))
 
 
-def resolve_user(request: Request, given: str | None = None) -> str:
-    """The user a request is for: ``given`` (a body or query field) or the X-User-Id header.
+def authenticated_user(request: Request) -> str | None:
+    """The key-authenticated user of ``request`` (server/auth.py), if the server has one.
 
-    Without either, the server's configured user (``$MEMGPT_USER_ID`` or ``default``), so a
+    Set by the server's auth middleware, which covers these routes when langgraph.json has
+    ``"http": {"enable_custom_route_auth": true}``.
+    """
+    credentials = request.scope.get("auth")
+    user = request.scope.get("user")
+    if credentials is None or user is None:
+        return None
+    if AUTH_USER_PERMISSION not in (getattr(credentials, "scopes", None) or ()):
+        return None
+    identity = getattr(user, "identity", None)
+    return identity if isinstance(identity, str) and identity else None
+
+
+def resolve_user(request: Request, given: str | None = None) -> str:
+    """The user a request is for.
+
+    With API keys configured (``MEMGPT_API_KEYS``): the key's user, always; a body field, query
+    or header naming someone else is refused (403), a request without a valid key gets a 401.
+    Without keys (single-user local mode): ``given`` (a body or query field) or the X-User-Id
+    header, else the server's configured user (``$MEMGPT_USER_ID`` or ``default``), so a
     single-user set-up needs no header.
     """
     header = next((request.headers[h] for h in USER_HEADERS if request.headers.get(h)), None)
+    if multi_user():
+        return _key_user(request, given, header)
     if given is not None and header is not None and given != header:
         raise ApiError(
             400,
@@ -76,6 +100,27 @@ def resolve_user(request: Request, given: str | None = None) -> str:
             "spaces)",
             param="user",
         )
+    return user
+
+
+def _key_user(request: Request, given: str | None, header: str | None) -> str:
+    user = authenticated_user(request)
+    if user is None:
+        # Also the answer when langgraph.json lacks enable_custom_route_auth: fail closed.
+        raise ApiError(
+            401,
+            "this server has several users: send your API key as 'Authorization: Bearer <key>'",
+            type="authentication_error",
+        )
+    for named in (given, header):
+        if named is not None and named != user:
+            raise ApiError(
+                403,
+                f"your API key is for user '{user}'; it cannot read or change the memory of "
+                f"'{named}' (leave out the user field and X-User-Id header)",
+                type="permission_error",
+                param="user",
+            )
     return user
 
 
@@ -97,21 +142,49 @@ async def existing_thread(client: LangGraphClient, thread_id: str) -> dict[str, 
         return None
 
 
+def check_owner(thread: dict[str, Any] | None, user_id: str) -> dict[str, Any] | None:
+    """``thread`` if it is ``user_id``'s (or None); a 409 if another user's thread has the id.
+
+    Our thread ids are derived from user ids, so a thread someone else created with that id
+    beforehand must never become this user's conversation (server/auth.py also refuses to
+    create it for a configured user).
+    """
+    if thread is None:
+        return None
+    metadata = thread.get("metadata") or {}
+    owners = {metadata.get("owner"), metadata.get("user_id")} - {None}
+    if owners and owners != {user_id}:
+        raise ApiError(
+            409,
+            f"the conversation thread id of user '{user_id}' is taken by another user's thread",
+            type="conflict",
+        )
+    return thread
+
+
+async def user_thread(client: LangGraphClient, user_id: str) -> dict[str, Any] | None:
+    """``user_id``'s conversation thread, or None before their first message."""
+    return check_owner(await existing_thread(client, user_thread_id(user_id)), user_id)
+
+
 async def ensure_user_thread(client: LangGraphClient, user_id: str) -> str:
     """``user_id``'s thread id, creating the thread if it does not exist yet."""
     thread_id = user_thread_id(user_id)
-    await client.threads.create(
+    thread = await client.threads.create(
         thread_id=thread_id,
         if_exists="do_nothing",
         graph_id=GRAPH_ID,
-        metadata={"user_id": user_id, "created_by": "langgraph-memgpt http api"},
+        # owner: the metadata server/auth.py filters threads by, so with API keys the user
+        # sees this thread in /threads (and Studio) and nobody else does.
+        metadata={"user_id": user_id, "owner": user_id, "created_by": "langgraph-memgpt http api"},
     )
+    check_owner(dict(thread), user_id)
     return thread_id
 
 
-async def refuse_if_busy(client: LangGraphClient, thread_id: str) -> None:
-    """A 409 while a run is writing to the thread (its state would change underneath)."""
-    thread = await existing_thread(client, thread_id)
+async def refuse_if_busy(client: LangGraphClient, user_id: str) -> None:
+    """A 409 while a run is writing to the user's thread (its state would change underneath)."""
+    thread = await user_thread(client, user_id)
     if thread is not None and thread.get("status") == "busy":
         raise ApiError(
             409,

@@ -2,8 +2,9 @@
 
 Open WebUI and any OpenAI client can chat with the memory agent. The agent keeps its own
 history, so only the newest user message of a request is used (front ends resend the whole
-conversation; their system prompt and earlier turns are ignored). The ``user`` field or the
-``X-User-Id`` header picks the user; each user has one thread, created on first contact.
+conversation; their system prompt and earlier turns are ignored). The user is the API key's
+when the server has keys (``server/auth.py``), else the ``user`` field or the ``X-User-Id``
+header picks them; each user has one thread, created on first contact.
 
 A request becomes one run of the ``memgpt`` graph on that thread, streamed as ``updates``: the
 reply is what the agent sends with ``send_message`` (or a plain answer), so a streamed answer
@@ -259,5 +260,6 @@ async def chat_completions(request: Request) -> Response:
 @documented("List the models (the memory agent)", response=ModelList, parameters=())
 async def list_models(request: Request) -> JSONResponse:
     """The memgpt agent as the one model of this server (what Open WebUI offers to pick)."""
+    resolve_user(request)  # with API keys: only for a caller with a valid key
     models = ModelList(data=[Model(id=GRAPH_ID, created=SERVER_STARTED, owned_by=MODEL_OWNER)])
     return JSONResponse(models.model_dump())

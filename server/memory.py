@@ -26,13 +26,13 @@ from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import Block, utc_now
 from langgraph_memgpt.server.backend import (
     ensure_user_thread,
-    existing_thread,
     graph_client,
     refuse_if_busy,
     resolve_user,
     server_checkpointer,
     server_store,
     user_context,
+    user_thread,
     user_thread_id,
 )
 from langgraph_memgpt.server.errors import ApiError, parse_json_body
@@ -169,13 +169,11 @@ async def memory_add(request: Request) -> JSONResponse:
     return JSONResponse(MemoryAddResponse(user=user_id, ids=ids).model_dump(), status_code=201)
 
 
-async def _thread_blocks(
-    client: LangGraphClient, thread_id: str, ctx: Context
-) -> tuple[bool, dict[str, Block]]:
+async def _thread_blocks(client: LangGraphClient, ctx: Context) -> tuple[bool, dict[str, Block]]:
     """(whether the thread has its blocks yet, the blocks): a new thread shows its defaults."""
     stored: dict[str, Block] = {}
-    if await existing_thread(client, thread_id) is not None:
-        state = await client.threads.get_state(thread_id)
+    if (thread := await user_thread(client, ctx.user_id)) is not None:
+        state = await client.threads.get_state(thread["thread_id"])
         stored = dict((state.get("values") or {}).get("blocks") or {})
     return bool(stored), {**SERVED_AGENT.missing_blocks(ctx, stored), **stored}
 
@@ -194,7 +192,7 @@ async def memory_core(request: Request) -> JSONResponse:
     """The blocks the agent sees in every prompt, with their sizes and limits."""
     user_id = resolve_user(request, request.query_params.get("user"))
     thread_id = user_thread_id(user_id)
-    initialized, blocks = await _thread_blocks(graph_client(), thread_id, user_context(user_id))
+    initialized, blocks = await _thread_blocks(graph_client(), user_context(user_id))
     body = CoreMemory(
         user=user_id,
         thread_id=thread_id,
@@ -223,7 +221,7 @@ async def memory_core_patch(request: Request) -> JSONResponse:
     user_id = resolve_user(request, payload.user)
     client = graph_client()
     thread_id = user_thread_id(user_id)
-    _, blocks = await _thread_blocks(client, thread_id, user_context(user_id))
+    _, blocks = await _thread_blocks(client, user_context(user_id))
     block = blocks.get(label)
     if block is None:
         known = ", ".join(sorted(blocks)) or "none"
@@ -244,7 +242,7 @@ async def memory_core_patch(request: Request) -> JSONResponse:
             f"{block['limit']:,}; nothing was changed",
             param="value",
         )
-    await refuse_if_busy(client, thread_id)
+    await refuse_if_busy(client, user_id)
     updated = Block(**{**block, "value": payload.value, "updated_at": utc_now()})
     await ensure_user_thread(client, user_id)
     # Written as the tool executor's update: the thread then rests as after a turn (no node
@@ -265,7 +263,7 @@ async def status(request: Request) -> JSONResponse:
     """What the agent runs on and how much it remembers, for the user's thread."""
     user_id = resolve_user(request, request.query_params.get("user"))
     thread_id = user_thread_id(user_id)
-    exists = await existing_thread(graph_client(), thread_id) is not None
+    exists = await user_thread(graph_client(), user_id) is not None
     info: dict[str, Any] = await acollect_status(
         checkpointer=await server_checkpointer(),
         store=await server_store(),

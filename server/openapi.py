@@ -23,7 +23,12 @@ USER_HEADER_PARAMETER = {
     "in": "header",
     "required": False,
     "schema": {"type": "string"},
-    "description": "Whose memory (also accepted: X-OpenWebUI-User-Id, or a 'user' field).",
+    "description": "Whose memory (also accepted: X-OpenWebUI-User-Id, or a 'user' field). "
+    "With API keys (MEMGPT_API_KEYS) the key decides; naming another user is a 403.",
+}
+AUTH_ERRORS = {
+    401: "No or unknown API key (only when the server has MEMGPT_API_KEYS)",
+    403: "The API key's user may not act for the user the request names",
 }
 
 
@@ -81,7 +86,7 @@ def documented(
             "schema": {"type": "string", "description": "Server-sent events, then [DONE]."}
         }
     responses: dict[str, Any] = {str(status): {"description": "OK", "content": content}}
-    for code, description in (errors or {}).items():
+    for code, description in {**AUTH_ERRORS, **(errors or {})}.items():
         responses[str(code)] = {
             "description": description,
             "content": {"application/json": {"schema": inline_schema(ErrorBody)}},

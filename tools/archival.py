@@ -4,14 +4,20 @@ The tools talk only to the ``BaseStore`` the runtime provides (ours locally, Lan
 Platform's PostgreSQL store when deployed, ``InMemoryStore`` in tests). Passages live under
 ``("archival", user_id)``: one archive per user, shared by that user's threads (or one per
 thread with ``archival_scope="thread"``), so a search can only ever see its own user's passages.
+
+Under a LangGraph server with API keys (``server/auth.py``) the user is the authenticated one:
+the server writes the caller's identity into every run's config, and that wins over the
+``user_id`` a run's context names, so a caller cannot open another user's archive by asking.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC
-from typing import Literal
+from typing import Any, Literal
 
 from langgraph.store.base import BaseStore, SearchItem
 from langgraph_memgpt.checkpoints.recall_index import RRF_K, content_terms, date_range
@@ -26,12 +32,37 @@ MAX_INSERT_CHARS = 200_000
 """Larger documents go through ``langgraph-memgpt ingest`` (or the ingest API)."""
 CANDIDATES = 100
 SNIPPET_CHARS = 600
+AUTH_USER_PERMISSION = "memgpt:user"
+"""The permission ``server/auth.py`` gives a key-authenticated user; a run started by such a
+user uses that user's archive (the server copies identity and permissions into the config)."""
 
 
 def archive_namespace(ctx: Context, thread_id: str | None = None) -> tuple[str, ...]:
     if ctx.archival_scope == "thread" and thread_id:
         return ("archival", ctx.user_id, thread_id)
     return ("archival", ctx.user_id)
+
+
+def authenticated_user(config: Mapping[str, Any] | None) -> str | None:
+    """The key-authenticated user who started this run on a LangGraph server, if any.
+
+    langgraph-api overwrites ``langgraph_auth_user_id`` / ``langgraph_auth_permissions`` in the
+    run's configurable from the request's credentials, so a client cannot forge them.
+    """
+    configurable = (config or {}).get("configurable") or {}
+    permissions = configurable.get("langgraph_auth_permissions") or ()
+    user = configurable.get("langgraph_auth_user_id")
+    if AUTH_USER_PERMISSION in permissions and isinstance(user, str) and user:
+        return user
+    return None
+
+
+def run_context(ctx: ToolContext) -> Context:
+    """The run's context, with ``user_id`` bound to the authenticated user when there is one."""
+    user = authenticated_user(ctx.config)
+    if user is None or user == ctx.context.user_id:
+        return ctx.context
+    return dataclasses.replace(ctx.context, user_id=user)
 
 
 def split_passages(content: str, chunk_chars: int = CHUNK_CHARS) -> list[str]:
@@ -49,6 +80,10 @@ def normalize_tags(tags: Sequence[str] | None) -> list[str]:
     return sorted({t.strip().lower() for t in tags or [] if t and t.strip()})
 
 
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
 def insert_passages(
     store: BaseStore,
     namespace: tuple[str, ...],
@@ -56,14 +91,20 @@ def insert_passages(
     tags: Sequence[str] | None = None,
     *,
     source: str | None = None,
+    idempotency_key: str | None = None,
 ) -> list[str]:
-    """Store ``content`` as one or more passages in one batch; returns their ids."""
+    """Store ``content`` as one or more passages in one batch; returns their ids.
+
+    With ``idempotency_key`` the ids derive from it, so storing again under the same key
+    overwrites the same passages instead of adding copies (a tool step re-run after a crash).
+    """
     if not content.strip():
         raise ValueError("content is empty; nothing to store")
     passages = split_passages(content)
-    source_id = f"src-{uuid.uuid4().hex[:12]}"
+    seed = idempotency_key or uuid.uuid4().hex
+    source_id = f"src-{_digest(seed)}"
     now = utc_now()
-    ids = [f"p-{uuid.uuid4().hex[:12]}" for _ in passages]
+    ids = [f"p-{_digest(f'{seed}:{number}')}" for number in range(len(passages))]
     from langgraph.store.base import PutOp
 
     store.batch(
@@ -163,8 +204,13 @@ def archival_memory_insert(args: InsertArgs, ctx: ToolContext) -> ToolOutcome:
             "store a summary, or ingest the document with `langgraph-memgpt ingest`"
         )
     try:
+        thread = _thread_id(ctx)
         ids = insert_passages(
-            store, archive_namespace(ctx.context, _thread_id(ctx)), args.content, args.tags
+            store,
+            archive_namespace(run_context(ctx), thread),
+            args.content,
+            args.tags,
+            idempotency_key=f"{thread}:{ctx.tool_call_id}" if ctx.tool_call_id else None,
         )
     except ValueError as error:
         raise ToolFailure(str(error)) from None
@@ -186,7 +232,7 @@ def archival_memory_search(args: SearchArgs, ctx: ToolContext) -> ToolOutcome:
     except ValueError as error:
         raise ToolFailure(str(error)) from None
     wanted = set(normalize_tags(args.tags))
-    namespace = archive_namespace(ctx.context, _thread_id(ctx))
+    namespace = archive_namespace(run_context(ctx), _thread_id(ctx))
     results = []
     for item, score in hybrid_search(
         store, namespace, args.query, min_similarity=ctx.context.archival_min_similarity

@@ -58,6 +58,11 @@ class DevServer:
     port: int = field(default_factory=get_free_port)
     window: int = WINDOW
     config: Path = REPO_ROOT / "langgraph.json"
+    env: dict[str, str] = field(default_factory=dict)
+    """Extra environment for the server, e.g. ``{"MEMGPT_API_KEYS": "key-a:alice"}``."""
+    extra_args: list[str] = field(default_factory=list)
+    """More ``langgraph dev`` options, e.g. ``["--n-jobs-per-worker", "8"]`` (it runs one run at
+    a time without it)."""
     process: subprocess.Popen | None = None
 
     @property
@@ -85,6 +90,7 @@ class DevServer:
             MEMGPT_CONTEXT_WINDOW=str(self.window),
             MEMGPT_CHECKPOINT_DB=str(self.checkpoint_db),
             MEMGPT_ARCHIVE_DB=str(self.archive_db),
+            **self.env,
         )
         command = [
             *langgraph_command(),
@@ -97,6 +103,7 @@ class DevServer:
             str(self.port),
             "--config",
             str(self.config),
+            *self.extra_args,
         ]
         with self.log.open("a") as sink:
             sink.write(f"\n===== langgraph dev started {time.strftime('%H:%M:%S')} =====\n")

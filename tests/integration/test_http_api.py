@@ -550,3 +550,45 @@ async def test_the_api_runs_on_the_servers_own_persistence(tmp_path: Path) -> No
     assert patched.json()["value"] == "Eve, a beekeeper."
     assert status["recall_messages"] == 3 and status["archival_passages"] == 1
     assert not dev.checkpoint_db.exists() and not dev.archive_db.exists()
+
+
+async def test_with_api_keys_the_key_picks_the_user(tmp_path: Path) -> None:
+    """MEMGPT_API_KEYS (server/auth.py): an OpenAI client's api_key is the user; naming another
+    user is refused, and so is a request without a key. Nothing is written for a refusal."""
+    ada_key, bob_key = "ada-key-0123456789abcdef", "bob-key-0123456789abcdef"
+    with OllamaDouble() as double:
+        dev = DevServer(
+            workdir=tmp_path,
+            double=double,
+            env={"MEMGPT_API_KEYS": f"{ada_key}:key-ada,{bob_key}:key-bob"},
+        )
+        try:
+            dev.start()
+            ada = openai.AsyncOpenAI(base_url=f"{dev.url}/v1", api_key=ada_key, max_retries=0)
+            stranger = openai.AsyncOpenAI(
+                base_url=f"{dev.url}/v1", api_key="not-a-key-of-this-server", max_retries=0
+            )
+            hello = [{"role": "user", "content": "Hello, I am Ada."}]
+
+            reply = await ada.chat.completions.create(model="memgpt", messages=hello)
+            with pytest.raises(openai.PermissionDeniedError, match="key-ada"):
+                await ada.chat.completions.create(model="memgpt", user="key-bob", messages=hello)
+            with pytest.raises(openai.AuthenticationError):
+                await stranger.chat.completions.create(model="memgpt", messages=hello)
+            with pytest.raises(openai.AuthenticationError):
+                await stranger.models.list()
+            async with httpx.AsyncClient(base_url=dev.url, timeout=60) as keyless:
+                search = await keyless.post("/memory/search", json={"query": "Ada"})
+            bob = get_client(url=dev.url, api_key=bob_key)
+            with pytest.raises(NotFoundError):  # Ada's thread does not exist for Bob
+                await bob.threads.get_state(user_thread_id("key-ada"))
+            ada_threads = await get_client(url=dev.url, api_key=ada_key).threads.search()
+        finally:
+            dev.stop()
+
+    assert reply.choices[0].message.content == "You said: Hello, I am Ada."
+    assert search.status_code == 401, search.text
+    assert [t["thread_id"] for t in ada_threads] == [user_thread_id("key-ada")]
+    assert ada_threads[0]["metadata"]["owner"] == "key-ada"
+    requests = [r for r in double.chat_requests() if r["messages"][-1]["role"] == "user"]
+    assert len(requests) == 1  # the refused chats never reached the model

@@ -106,6 +106,22 @@ async def test_run_wait_updates_the_thread_state(dev_server: DevServer) -> None:
     assert requests[0]["messages"][-1] == {"role": "user", "content": "hello there"}
 
 
+async def test_without_api_keys_studio_and_any_key_get_in(dev_server: DevServer) -> None:
+    """langgraph.json has custom auth (server/auth.py); with no MEMGPT_API_KEYS it is the
+    single-user local mode: Studio's requests (x-auth-scheme: langsmith), clients without a
+    key and clients with any key all reach every thread, as before auth was wired in."""
+    plain = get_client(url=dev_server.url)
+    thread = await plain.threads.create(metadata={"made_by": "plain client"})
+    for headers in ({"x-auth-scheme": "langsmith"}, {"Authorization": "Bearer anything"}):
+        client = get_client(url=dev_server.url, headers=headers)
+
+        result = await client.runs.wait(thread["thread_id"], "memgpt", input=user("hi studio"))
+
+        assert isinstance(result, dict) and "__error__" not in result, dev_server.output()
+        found = await client.threads.search(metadata={"made_by": "plain client"})
+        assert [t["thread_id"] for t in found] == [thread["thread_id"]]
+
+
 async def test_run_stream_messages_and_updates(dev_server: DevServer) -> None:
     client = get_client(url=dev_server.url)
     thread = await client.threads.create()

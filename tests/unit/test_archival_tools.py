@@ -150,3 +150,18 @@ def test_archival_tools_are_offered_only_with_a_store(tmp_path) -> None:
     names = {t["function"]["name"] for t in model.bound_tools}
     assert {"archival_memory_insert", "archival_memory_search"} <= names
     assert "Archival memory: 0 passages" in model.prompts[-1][0].content
+
+
+def test_a_reexecuted_insert_step_stores_its_passages_once(tmp_path) -> None:
+    """A tool step re-run after a crash repeats the same tool call id: same passages, no copy."""
+    store = make_store("sqlite-vec", tmp_path)
+    insert = call("archival_memory_insert", content="Ada's cat Miso loves tuna. " * 200)
+    first = run_calls(store, "ada", insert)
+    again = run_calls(store, "ada", insert)
+    other = run_calls(store, "ada", call("archival_memory_insert", content="Rex hates tuna"))
+
+    assert first[0].content == again[0].content and "passages" in first[0].content
+    keys = [item.key for item in store.search(("archival", "ada"), limit=100)]
+    stored = int(first[0].content.split(" as ")[1].split()[0])  # "... as 3 passages (...)"
+    assert len(keys) == len(set(keys)) == stored + 1
+    assert other[0].content.split()[-1].rstrip(".") in keys
