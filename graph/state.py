@@ -138,7 +138,10 @@ class TokenBudget(TypedDict):
 # thread is, and the stored writes of the queue are exactly the recall log. Blocks and summary
 # stay plain channels (about 1.5 KB compressed per checkpoint): a DeltaChannel that is rarely
 # written is restored by replaying back to its last snapshot, up to thousands of checkpoints.
-SNAPSHOT_EVERY = 50
+# The queue is updated 4-5 times a turn, so a snapshot (the whole queue, ~10 KB compressed at
+# an 8K window) came every ~12 turns at 50: a third of the checkpoint bytes. At 200 restoring
+# replays at most ~45 turns of writes, which the turn benchmark still puts under 10 ms.
+SNAPSHOT_EVERY = 200
 
 
 class InputState(TypedDict):
