@@ -69,6 +69,16 @@ def _raise_clear(error: Exception, path: Path) -> None:
         raise clear from error
 
 
+@contextmanager
+def _clear_errors(path: Path) -> Iterator[None]:
+    """Storage faults of the checkpoint file inside the block surface as StorageError."""
+    try:
+        yield
+    except Exception as error:
+        _raise_clear(error, path)
+        raise
+
+
 def _check_writable(conn: sqlite3.Connection) -> None:
     """Write to the file now, in a transaction that is rolled back, so a read-only file or
     folder is reported when it is opened rather than at the end of the first turn.
@@ -89,25 +99,16 @@ class SqliteSaver(_SqliteSaver):
     path: Path = Path("checkpoints.sqlite")
 
     def get_tuple(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _clear_errors(self.path):
             return super().get_tuple(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
     def put(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _clear_errors(self.path):
             return super().put(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
     def put_writes(self, *args: Any, **kwargs: Any) -> None:
-        try:
+        with _clear_errors(self.path):
             super().put_writes(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
 
 class AsyncSqliteSaver(_AsyncSqliteSaver):
@@ -116,25 +117,16 @@ class AsyncSqliteSaver(_AsyncSqliteSaver):
     path: Path = Path("checkpoints.sqlite")
 
     async def aget_tuple(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _clear_errors(self.path):
             return await super().aget_tuple(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
     async def aput(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _clear_errors(self.path):
             return await super().aput(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
     async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
-        try:
+        with _clear_errors(self.path):
             await super().aput_writes(*args, **kwargs)
-        except Exception as error:
-            _raise_clear(error, self.path)
-            raise
 
 
 @contextmanager
@@ -143,7 +135,7 @@ def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteS
     target = _prepare(path)
     conn = sqlite3.connect(target, check_same_thread=False, timeout=BUSY_TIMEOUT)
     try:
-        try:
+        with _clear_errors(target):
             conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -152,9 +144,6 @@ def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteS
             saver.setup()
             conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone()  # reads the table
             _check_writable(conn)
-        except Exception as error:
-            _raise_clear(error, target)
-            raise
         yield saver
     finally:
         conn.close()
@@ -169,7 +158,7 @@ async def open_async_sqlite_checkpointer(
     # dev's blocking-call detector rejects such calls on it).
     target = await asyncio.to_thread(_prepare, path)
     async with AsyncSqliteSaver.from_conn_string(str(target)) as saver:
-        try:
+        with _clear_errors(target):
             saver.serde = CompressingSerializer()
             saver.path = target
             await saver.conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT * 1000}")
@@ -182,7 +171,4 @@ async def open_async_sqlite_checkpointer(
                 await saver.conn.execute("CREATE TABLE memgpt_write_probe (x)")
             finally:
                 await saver.conn.execute("ROLLBACK")
-        except Exception as error:
-            _raise_clear(error, target)
-            raise
         yield saver
