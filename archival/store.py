@@ -23,7 +23,8 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -135,19 +136,23 @@ class SqliteVecStore(BaseStore):
                 (p, tokenize_path(p)) if p != "$" else (p, p)
                 for p in (self.index_config.get("fields") or ["$"])
             ]
-        try:
+        with self._storage_errors():
             self.conn = connect(self.path)
             self._setup()
-        except Exception as error:
-            self._raise_clear(error)
-            raise
 
-    def _raise_clear(self, error: Exception) -> None:
-        """Raise ``error`` as a StorageError naming this file and the fix when it is a storage
-        fault (read-only, disk full, corrupted); return for any other error."""
-        clear = storage_error(error, self.path, ARCHIVE, ARCHIVE_SETTING)
-        if clear is not None:
-            raise clear from error
+    @contextmanager
+    def _storage_errors(self) -> Iterator[None]:
+        """A storage fault in the block (read-only, disk full, corrupted) surfaces as a
+        StorageError naming this file and the fix; other errors pass unchanged."""
+        try:
+            yield
+        except StorageError:
+            raise
+        except Exception as error:
+            clear = storage_error(error, self.path, ARCHIVE, ARCHIVE_SETTING)
+            if clear is not None:
+                raise clear from error
+            raise
 
     # -- schema ----------------------------------------------------------------------------
 
@@ -237,7 +242,8 @@ class SqliteVecStore(BaseStore):
             if texts and self.embeddings
             else []
         )
-        return self._run(ops, puts, query_vectors, texts, vectors)
+        with self._storage_errors():
+            return self._run(ops, puts, query_vectors, texts, vectors)
 
     async def abatch(self, ops: Iterable[Op]) -> list[Result]:
         ops = list(ops)
@@ -254,7 +260,8 @@ class SqliteVecStore(BaseStore):
             if texts and self.embeddings
             else []
         )
-        return await asyncio.to_thread(self._run, ops, puts, query_vectors, texts, vectors)
+        with self._storage_errors():
+            return await asyncio.to_thread(self._run, ops, puts, query_vectors, texts, vectors)
 
     def _embed_queries(self, queries: set[str]) -> dict[str, np.ndarray]:
         if not queries or not self.embeddings:
@@ -278,22 +285,6 @@ class SqliteVecStore(BaseStore):
         return found
 
     def _run(
-        self,
-        ops: list[Op],
-        puts: dict[tuple[tuple[str, ...], str], PutOp],
-        query_vectors: dict[str, np.ndarray],
-        texts: list[tuple[str, tuple[Any, str, str]]],
-        vectors: list[list[float]],
-    ) -> list[Result]:
-        try:
-            return self._run_ops(ops, puts, query_vectors, texts, vectors)
-        except StorageError:
-            raise
-        except Exception as error:
-            self._raise_clear(error)
-            raise
-
-    def _run_ops(
         self,
         ops: list[Op],
         puts: dict[tuple[tuple[str, ...], str], PutOp],
@@ -668,14 +659,12 @@ class SqliteVecStore(BaseStore):
 
     def sweep_ttl(self) -> int:
         """Delete expired items now; returns how many."""
-        with self.lock:
+        with self.lock, self._storage_errors():
             try:
                 with self.conn:
                     return self._sweep()
-            except BaseException as error:
+            except BaseException:
                 self._bit_indexes.clear()  # may hold edits of the rolled-back transaction
-                if isinstance(error, Exception):
-                    self._raise_clear(error)
                 raise
 
     # -- beyond BaseStore: keyword search and counts for archival memory -------------------

@@ -52,6 +52,12 @@ class Fault:
     words: tuple[str, ...] = ()
     """What the final one-line message must say."""
 
+    def script(self, mode: str, marker: str) -> list[Answer]:
+        """The double's answers: the fault once then a reply, or the fault on every call."""
+        if mode == "always":
+            return [self.answer() for _ in range(self.calls_when_always)]
+        return [self.answer(), send_message(marker)]
+
 
 FAULTS = (
     Fault(
@@ -170,10 +176,7 @@ def _sync_pass(run: Run, db: Path, ctx: Context) -> None:
             started = time.monotonic()
             for mode in ("once", "always"):
                 marker = f"recovered from {fault.name} sync"
-                script = [fault.answer(), send_message(marker)]
-                if mode == "always":
-                    script = [fault.answer() for _ in range(fault.calls_when_always)]
-                before = run.prepare(script)
+                before = run.prepare(fault.script(mode, marker))
                 text = f"turn with {fault.name} {mode} (sync)"
                 sent.append(text)
                 result = error = None
@@ -205,10 +208,7 @@ async def _async_pass(run: Run, db: Path, ctx: Context) -> None:
             started = time.monotonic()
             for mode in ("once", "always"):
                 marker = f"recovered from {fault.name} async"
-                script = [fault.answer(), send_message(marker)]
-                if mode == "always":
-                    script = [fault.answer() for _ in range(fault.calls_when_always)]
-                before = run.prepare(script)
+                before = run.prepare(fault.script(mode, marker))
                 text = f"turn with {fault.name} {mode} (async)"
                 sent.append(text)
                 result = error = None
