@@ -16,7 +16,7 @@ saver through ``list()``.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -115,7 +115,8 @@ def read_log(
 # disk, a read-only file: LangGraph saves checkpoints in the background and fails the run at
 # the end) the step's writes may be stored anyway, referring to a checkpoint that does not
 # exist: an unfinished turn, which the thread's state does not show either. ``saved`` marks
-# the writes whose checkpoint exists (a primary-key lookup each).
+# the writes whose checkpoint exists (a primary-key lookup each). Writes on a checkpoint that
+# does exist can be stale too (see ``replayed_writes``), so they wait for its child.
 _SQLITE_WRITES = (
     "SELECT w.rowid, w.type, w.value, w.checkpoint_id, w.task_id, w.idx, EXISTS (SELECT 1 FROM "
     "checkpoints c WHERE c.thread_id = w.thread_id AND c.checkpoint_ns = '' "
@@ -126,8 +127,8 @@ _SQLITE_NEWEST = (
     "SELECT max(checkpoint_id) FROM checkpoints WHERE thread_id = ? AND checkpoint_ns = ''"
 )
 _SQLITE_CHECKPOINTS = (
-    "SELECT rowid, type, checkpoint, checkpoint_id FROM checkpoints WHERE thread_id = ? "
-    "AND checkpoint_ns = '' AND rowid > ?"
+    "SELECT rowid, type, checkpoint, checkpoint_id, parent_checkpoint_id FROM checkpoints "
+    "WHERE thread_id = ? AND checkpoint_ns = '' AND rowid > ?"
 )
 
 
@@ -189,8 +190,19 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
     newest = (newest_rows[0][0] if newest_rows else None) or ""
     all_write_rows = yield query(_SQLITE_WRITES, (thread_id, QUEUE_CHANNEL, writes_after))
     checkpoint_rows = yield query(_SQLITE_CHECKPOINTS, (thread_id, checkpoints_after))
-    write_rows = [r for r in all_write_rows if r[6]]
-    pending = [r[0] for r in all_write_rows if not r[6] and r[3] > newest]
+    snapshots = {
+        r[3]: (r[4], saver.serde.loads_typed((r[1], r[2]))["channel_values"].get(QUEUE_CHANNEL))
+        for r in checkpoint_rows
+    }
+    replayed = replayed_writes(
+        {cid: (parent, value is not None) for cid, (parent, value) in snapshots.items()}, newest
+    )
+    write_rows = [r for r in all_write_rows if r[6] and replayed(r[3])]
+    pending = [
+        r[0]
+        for r in all_write_rows
+        if (r[6] and replayed(r[3]) is None) or (not r[6] and r[3] > newest)
+    ]
     writes_cursor = max([writes_after, *(r[0] for r in all_write_rows)])
     if pending:
         writes_cursor = min(pending) - 1
@@ -198,14 +210,15 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
     # after it, as the graph saw them. A snapshot (every SNAPSHOT_EVERY queue updates) holds
     # the messages of the step that made it, which no write holds; read before all writes, it
     # would put the whole window ahead of older, already evicted messages.
-    events = [(r[3], 0, "", 0, r[1], r[2]) for r in checkpoint_rows]
-    events += [(r[3], 1, r[4], r[5], r[1], r[2]) for r in write_rows]
+    events: list[tuple[str, int, str, int, Any]] = [
+        (cid, 0, "", 0, value) for cid, (_, value) in snapshots.items() if value is not None
+    ]
+    events += [(r[3], 1, r[4], r[5], (r[1], r[2])) for r in write_rows]
     events.sort(key=lambda event: event[:4])
     found: dict[str, BaseMessage] = {}
-    for _, is_write, _, _, type_, blob in events:
-        value = saver.serde.loads_typed((type_, blob))
-        if not is_write:
-            value = value["channel_values"].get(QUEUE_CHANNEL)
+    for _, is_write, _, _, value in events:
+        if is_write:
+            value = saver.serde.loads_typed(value)
         merge_versions(found, _queue_value(value))
     return LogBatch(
         messages=list(found.values()),
@@ -214,6 +227,40 @@ def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeStep
             "checkpoints": max([checkpoints_after, *(r[0] for r in checkpoint_rows)]),
         },
     )
+
+
+def replayed_writes(
+    checkpoints: dict[str, tuple[str | None, bool]], newest: str
+) -> Callable[[str], bool | None]:
+    """Which checkpoints' queue writes belong to the thread's history.
+
+    ``checkpoints`` maps the checkpoints read in this batch to ``(parent id, holds a queue
+    snapshot)``. Writes stored on a checkpoint are replayed by LangGraph into its children
+    that hold no snapshot of the queue; a child that holds one was made from the queue as
+    the run saw it, and shadows the writes. That is how LangGraph keeps out *stale* writes:
+    a run killed after storing its writes but before its next checkpoint landed (with
+    ``durability="exit"`` every write of the turn is stored on the checkpoint it started
+    from, the final checkpoint last) leaves writes no state ever contained; the next run from
+    that checkpoint snapshots the queue instead of replaying them. So, per checkpoint:
+
+    - a child without a snapshot: its writes are replayed, they belong (True);
+    - children, all with snapshots: the writes are stale, or already in the snapshots (False);
+    - no child yet and it is the newest checkpoint: undecided until its child is saved (None;
+      the reader reads them again next time);
+    - no child read in this batch, older than the newest: the child was read before (True).
+    """
+    children: dict[str, list[bool]] = {}
+    for parent, snapshot in checkpoints.values():
+        if parent:
+            children.setdefault(parent, []).append(snapshot)
+
+    def decide(checkpoint_id: str) -> bool | None:
+        kids = children.get(checkpoint_id)
+        if kids:
+            return not all(kids)
+        return None if checkpoint_id >= newest else True
+
+    return decide
 
 
 def _query(saver: Any, sql: str, params: tuple = ()) -> list[tuple]:
@@ -245,8 +292,13 @@ _PG_WRITES = (
     "AND checkpoint_ns = '' AND channel = %s AND checkpoint_id >= %s"
 )
 _PG_VERSIONS = (
-    "SELECT checkpoint_id, checkpoint -> 'channel_versions' ->> %s AS version FROM checkpoints "
+    "SELECT checkpoint_id, parent_checkpoint_id, checkpoint -> 'channel_versions' ->> %s AS "
+    "version, (checkpoint -> 'channel_values') ? %s AS snapshot FROM checkpoints "
     "WHERE thread_id = %s AND checkpoint_ns = '' AND checkpoint_id > %s"
+)
+_PG_NEWEST = (
+    "SELECT max(checkpoint_id) AS newest FROM checkpoints WHERE thread_id = %s "
+    "AND checkpoint_ns = ''"
 )
 _PG_BLOBS = (
     "SELECT version, type, blob FROM checkpoint_blobs WHERE thread_id = %s "
@@ -286,9 +338,22 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
             return Call(run=_no_sync("AsyncPostgresSaver"), arun=lambda: async_rows(sql, params))
         return Call(run=lambda: sync_rows(sql, params), arun=_no_async)
 
-    write_rows = yield query(_PG_WRITES, (thread_id, QUEUE_CHANNEL, after_checkpoint))
+    newest_rows = yield query(_PG_NEWEST, (thread_id,))
+    newest = (newest_rows[0]["newest"] if newest_rows else None) or ""
+    all_write_rows = yield query(_PG_WRITES, (thread_id, QUEUE_CHANNEL, after_checkpoint))
     blob_rows = yield query(_PG_BLOBS, (thread_id, QUEUE_CHANNEL, after_version))
-    version_rows = yield query(_PG_VERSIONS, (QUEUE_CHANNEL, thread_id, versions_after))
+    version_rows = yield query(
+        _PG_VERSIONS, (QUEUE_CHANNEL, QUEUE_CHANNEL, thread_id, versions_after)
+    )
+    replayed = replayed_writes(
+        {
+            r["checkpoint_id"]: (r["parent_checkpoint_id"], bool(r["snapshot"]))
+            for r in version_rows
+        },
+        newest,
+    )
+    write_rows = [r for r in all_write_rows if replayed(r["checkpoint_id"])]
+    undecided = [r["checkpoint_id"] for r in all_write_rows if replayed(r["checkpoint_id"]) is None]
     # In order as for SQLite: a queue snapshot (a blob) at the first checkpoint that holds its
     # version, before the writes made after that checkpoint.
     made_at: dict[str, str] = {}
@@ -309,7 +374,10 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
     return LogBatch(
         messages=list(found.values()),
         cursor={
-            "checkpoint": max([after_checkpoint, *(r["checkpoint_id"] for r in write_rows)]),
+            # Writes are read from this checkpoint on (>=): the undecided ones come back.
+            "checkpoint": min(undecided)
+            if undecided
+            else max([after_checkpoint, *(r["checkpoint_id"] for r in all_write_rows)]),
             "version": max([after_version, *(r["version"] for r in blob_rows)]),
             "versions": max([versions_after, *(r["checkpoint_id"] for r in version_rows)]),
         },
@@ -329,15 +397,29 @@ def _read_generic(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSte
 
     tuples = yield Call(run=lambda: list(saver.list(config)), arun=alist)
     found: dict[str, BaseMessage] = {}
-    newest = tuples[0].config["configurable"]["checkpoint_id"] if tuples else None
+    newest = tuples[0].config["configurable"]["checkpoint_id"] if tuples else ""
+    replayed = replayed_writes(
+        {
+            tup.config["configurable"]["checkpoint_id"]: (
+                (tup.parent_config or {}).get("configurable", {}).get("checkpoint_id"),
+                QUEUE_CHANNEL in tup.checkpoint["channel_values"],
+            )
+            for tup in tuples
+        },
+        newest,
+    )
     for tup in reversed(tuples):  # list() is newest first; the log is read oldest first
         checkpoint_id = tup.config["configurable"]["checkpoint_id"]
-        if checkpoint_id in seen and checkpoint_id != newest:
-            continue  # the newest may still gain writes, so it is read again
+        if checkpoint_id in seen:
+            continue
         merge_versions(found, _queue_value(tup.checkpoint["channel_values"].get(QUEUE_CHANNEL)))
-        for _, channel, value in tup.pending_writes or []:
-            if channel == QUEUE_CHANNEL:
-                merge_versions(found, _queue_value(value))
+        decided = replayed(checkpoint_id)
+        if decided is None:
+            continue  # no child yet: its writes are read (or dropped) once it has one
+        if decided:
+            for _, channel, value in tup.pending_writes or []:
+                if channel == QUEUE_CHANNEL:
+                    merge_versions(found, _queue_value(value))
         seen.add(checkpoint_id)
     return LogBatch(messages=list(found.values()), cursor={"seen": sorted(seen)})
 

@@ -3,6 +3,8 @@
 START -> check_memory_pressure -> [evict_and_summarize ->] reason
       -> execute_tools -> (heartbeat set) check_memory_pressure ... | (unset) END
 reason -> END when the model answers without a tool call.
+check_memory_pressure -> END when the turn's user message was answered already (a message
+re-sent with the same id: see ``nodes/routing.py``).
 
 ``reason`` carries a LangGraph ``RetryPolicy`` for transient model failures (HTTP 5xx, timeouts,
 dropped or refused connections): the node is a generator driven by ``nodes/io.py`` with no side
@@ -122,7 +124,7 @@ def build_graph(
     builder.add_conditional_edges(
         "check_memory_pressure",
         make_route_after_pressure(agent),
-        ["evict_and_summarize", "reason"],
+        ["evict_and_summarize", "reason", "__end__"],
     )
     builder.add_edge("evict_and_summarize", "reason")
     builder.add_conditional_edges("reason", route_after_reason, ["execute_tools", "__end__"])

@@ -4,18 +4,40 @@ from __future__ import annotations
 
 from typing import Literal
 
-from langchain_core.messages import AIMessage
+from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState
+from langgraph_memgpt.nodes.execute_tools import awaits_reply
+
+
+def nothing_to_answer(state: MemGPTState) -> bool:
+    """A turn that starts with nothing new to answer: its user message was answered already.
+
+    That is a message delivered twice: a client re-sending, with the same id, a turn the thread
+    has already answered (its first answer or acknowledgement was lost in a crash). The queue
+    reducer puts a message with a known id back in its place instead of appending it, so the
+    newest user message has its reply and the queue ends with the previous turn's last step.
+    Calling the model then would answer the same message again and repeat its memory edits;
+    the run ends instead, and its result holds the answer already given. (``step`` is 0 only
+    before the turn's first model call: later steps of a turn are never cut short here.)
+    """
+    queue = state.get("messages") or []
+    if not queue:
+        return True
+    if state.get("step"):
+        return False
+    return not awaits_reply(queue) and isinstance(queue[-1], AIMessage | ToolMessage)
 
 
 def make_route_after_pressure(agent: AgentSpec):
     def route_after_pressure(
         state: MemGPTState, runtime: Runtime[Context]
-    ) -> Literal["evict_and_summarize", "reason"]:
+    ) -> Literal["evict_and_summarize", "reason", "__end__"]:
+        if nothing_to_answer(state):
+            return END
         ctx = agent.context(runtime)
         budget = state.get("budget")
         if budget and budget["budget"] >= ctx.flush_fraction * ctx.context_window:

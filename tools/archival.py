@@ -196,6 +196,25 @@ def _thread_id(ctx: ToolContext) -> str | None:
     return str(thread) if thread is not None else None
 
 
+def insert_key(ctx: ToolContext, content: str) -> str | None:
+    """The idempotency key of an insert: the thread, the turn's user message and the content.
+
+    A turn can run twice: a step re-run after a crash (same tool call ids), or the whole turn
+    sent again when its checkpoints were lost in a crash (``durability="exit"``, a kill before
+    the model's answer was saved) or its answer never reached the client, with new tool call
+    ids, and without the client's own message id a new id for the user message. What stays
+    the same is what the user said and what the model stores, so the key is built from those:
+    the repeat overwrites the passages it stored the first time. Storing the same text again
+    in reply to the same words only refreshes its time.
+    """
+    queue = list(ctx.state.get("messages") or [])
+    user = next((m for m in reversed(queue) if getattr(m, "type", "") == "human"), None)
+    if user is None:
+        return f"{_thread_id(ctx)}:{ctx.tool_call_id}" if ctx.tool_call_id else None
+    digest = hashlib.sha256(f"{user.content}\x00{content}".encode()).hexdigest()
+    return f"{_thread_id(ctx)}:{digest}"
+
+
 def archival_memory_insert(args: InsertArgs, ctx: ToolContext) -> ToolOutcome:
     store = _store(ctx)
     if len(args.content) > MAX_INSERT_CHARS:
@@ -210,7 +229,7 @@ def archival_memory_insert(args: InsertArgs, ctx: ToolContext) -> ToolOutcome:
             archive_namespace(run_context(ctx), thread),
             args.content,
             args.tags,
-            idempotency_key=f"{thread}:{ctx.tool_call_id}" if ctx.tool_call_id else None,
+            idempotency_key=insert_key(ctx, args.content),
         )
     except ValueError as error:
         raise ToolFailure(str(error)) from None

@@ -70,8 +70,9 @@ class ToolContext:
     state: Mapping[str, Any]
     tool_names: frozenset[str] = field(default_factory=frozenset)
     tool_call_id: str | None = None
-    """The id of the call being run: the same when a step is re-run after a crash, so a tool
-    can make its side effect idempotent (archival inserts key their passages by it)."""
+    """The id of the call being run. The same when a step is re-run from its checkpoint, but
+    new when a lost turn is re-sent, so idempotency keys use the turn instead
+    (``tools.archival.insert_key``)."""
 
 
 ToolRun = Callable[[Any, ToolContext], ToolOutcome]

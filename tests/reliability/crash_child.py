@@ -28,9 +28,17 @@ Protocol on stdout (one flushed line each; the parent only trusts complete lines
 
 ``--kill CATEGORY:N`` blocks at the N-th time this process reaches the point: ``model`` (inside
 the chat model call), ``tool`` (inside a memory tool, after it computed its result and before
-the step's checkpoint), ``summarize`` (inside the summarizer's model call), ``insert`` (inside
-the archive's write transaction, after the passage row and before its vectors and commit), and
-``input`` (inside the checkpointer's write of a turn's input checkpoint).
+the step's checkpoint), ``inserted`` (the same, after an ``archival_memory_insert`` only: the
+passage is stored, the step that stored it is not), ``summarize`` (inside the summarizer's model
+call), ``insert`` (inside the archive's write transaction, after the passage row and before its
+vectors and commit), ``input`` (inside the checkpointer's write of a turn's input checkpoint),
+``first_step`` (inside the write of the checkpoint after it: the input is saved, as writes
+that ``get_state`` does not show yet, and nothing of the turn has run), and ``save`` (inside
+any checkpoint write; with ``--durability exit`` the only one of a turn is its last, made
+after the turn's messages were stored as writes on the checkpoint it started from).
+
+Each user message is sent with an id of its own (``turn-<k>``), as a client that may deliver
+a message twice should: the agent answers a message it already answered only once.
 """
 
 from __future__ import annotations
@@ -116,7 +124,7 @@ class HashEmbeddings(Embeddings):
 
     Why it may stand in for MiniLM here: the crash promise is about what reaches the SQLite
     files (the archive's write transaction, the checkpoints), which is identical whatever the
-    vectors are; loading torch + MiniLM costs each of the 21 processes several seconds. The
+    vectors are; loading torch + MiniLM costs each of the 25 processes several seconds. The
     default is the real model; this is for quick local iterations.
     """
 
@@ -223,6 +231,7 @@ def hook_tools(kill: KillPoint, current_turn: list[int]) -> None:
             if _name == "archival_memory_insert":
                 # The insert returned: from here on the passage is acknowledged.
                 say(f"PASSAGE {current_turn[0]} {json.dumps(args.content)}")
+                kill.reach("inserted")
             kill.reach("tool")
             return outcome
 
@@ -230,12 +239,19 @@ def hook_tools(kill: KillPoint, current_turn: list[int]) -> None:
 
 
 def hook_saver(saver: Any, kill: KillPoint) -> None:
-    """Kill point ``input``: inside the checkpointer's put of a turn's input checkpoint."""
+    """Kill points inside the checkpointer's puts, each before it writes: ``input`` (a turn's
+    input checkpoint), ``first_step`` (the next one), ``save`` (any)."""
     original = saver.put
+    after_input = [False]
 
     def put(config: Any, checkpoint: Any, metadata: Any, new_versions: Any) -> Any:
+        if after_input[0]:
+            after_input[0] = False
+            kill.reach("first_step")
         if (metadata or {}).get("source") == "input":
             kill.reach("input")
+            after_input[0] = True
+        kill.reach("save")
         return original(config, checkpoint, metadata, new_versions)
 
     saver.put = put
@@ -303,7 +319,7 @@ def main(argv: list[str]) -> int:
     index = index_config(args.embeddings)
     if args.wait_go:
         # Start-up (imports, the embedding model) is done before the previous process is
-        # killed, so 21 processes do not cost 21 model loads in a row. Nothing of the thread
+        # killed, so 25 processes do not cost 25 model loads in a row. Nothing of the thread
         # has been opened yet: the files are opened only after GO, i.e. after the kill.
         say(f"WARM {time.perf_counter() - STARTED:.2f}")
         line = sys.stdin.readline()
@@ -333,7 +349,10 @@ def main(argv: list[str]) -> int:
         def run(k: int, payload: dict[str, Any] | None) -> None:
             current_turn[0] = k
             result = agent.invoke(payload, config, context=ctx, durability=args.durability)
-            say(f"ACK {k} {json.dumps(final_reply(result))}")
+            # The turn answered is the newest one in the result: a resumed run may have
+            # answered a turn whose input get_state did not show yet (see ``first_step``).
+            done, _ = last_turn(result.get("messages") or [])
+            say(f"ACK {done or k} {json.dumps(final_reply(result))}")
 
         state = agent.get_state(config)
         queue = (state.values or {}).get("messages") or []
@@ -360,7 +379,8 @@ def main(argv: list[str]) -> int:
         last = first + args.turns - 1 if args.turns else first + 500
         for turn in range(first, last + 1):
             say(f"SEND {turn}")
-            run(turn, {"messages": [{"role": "user", "content": turn_message(turn)}]})
+            message = {"role": "user", "content": turn_message(turn), "id": f"turn-{turn}"}
+            run(turn, {"messages": [message]})
     store.close()
     say("DONE")
     return 0

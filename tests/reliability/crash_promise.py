@@ -1,15 +1,16 @@
-"""Crash promise: SIGKILL a process mid-turn 20 times; a new process resumes; nothing is lost.
+"""Crash promise: SIGKILL a process mid-turn 24 times; a new process resumes; nothing is lost.
 
 A child (``crash_child.py``) runs agent turns on the package's SQLite checkpointer and
-sqlite-vec archive. A seeded RNG picks 20 kill points, four in each category: inside the chat
+sqlite-vec archive. Four kills are planted, every run, where a resumed or re-sent turn once
+went wrong (``PLANTED``); a seeded RNG picks 20 more, four in each category: inside the chat
 model call, inside a memory tool (after it computed its result, before the step's checkpoint),
 inside the summarizer's call, inside the archive's write transaction, and at a random moment.
 The child reports ``AT <category>`` when it reaches its point and the parent SIGKILLs it there
 (random kills land after a random delay). Each time a fresh process opens the files, resumes
 the thread (``invoke(None)`` when the latest checkpoint has pending tasks, else it re-sends the
-turn whose acknowledgement never came) and runs on. Checkpoint durability alternates between
-LangGraph's default ``"async"`` (the Python API, ``langgraph dev``) and ``"exit"`` (the
-terminal chat).
+turn whose acknowledgement never came, with the same message id) and runs on. Checkpoint
+durability alternates between LangGraph's default ``"async"`` (the Python API, ``langgraph
+dev``) and ``"exit"`` (the terminal chat).
 
 Then, reading the files with the package's own readers:
 
@@ -22,13 +23,14 @@ Then, reading the files with the package's own readers:
   message, so a checkpoint with one but not the other is a half-applied step), and m never
   goes back or skips a turn from one checkpoint to the next;
 - no orphan ToolMessage and no AI tool call without its result, in the recall log and in the
-  final queue; no tool error (a failed replace would mean a counter out of step);
+  final queue; no tool error (a failed replace would mean a counter out of step); no turn
+  answered twice; no passage stored twice;
 - queue invariants: unique ids, no leading ToolMessage, evicted + queued = all messages;
 - every interrupted turn completed after the restart, and no turn was left recorded but
   unanswered with nothing pending (which a torn input write would leave).
 
 Child start-up (torch + all-MiniLM-L6-v2) is several seconds; the parent keeps two children
-warmed up ahead (imports and model loaded, thread files NOT opened) so that the 21 start-ups
+warmed up ahead (imports and model loaded, thread files NOT opened) so that the 25 start-ups
 overlap. ``CRASH_EMBEDDINGS=hash`` swaps MiniLM for a hash embedding for quick local runs.
 """
 
@@ -55,7 +57,27 @@ from outcome import Outcome
 HERE = Path(__file__).resolve().parent
 CHILD = HERE / "crash_child.py"
 CATEGORIES = ("model", "tool", "summarize", "insert", "random")
+PLANTED = (
+    ("first_step", "async"),
+    ("inserted", "async"),
+    ("inserted", "exit"),
+    ("save", "exit"),
+)
+"""Kills every run makes, at the points where a resumed or re-sent turn once went wrong:
+
+- ``first_step`` (async): the turn's input checkpoint is saved, its input still only a write
+  that ``get_state`` does not show. The next process resumes it, answering turn k while it
+  believes it resumed turn k-1, then sends turn k again (same message id): it was answered
+  twice, its block edits refused the second time and its passage stored twice. (Under
+  ``exit`` there is no input checkpoint: nothing of a turn is saved before its end.)
+- ``inserted`` (async and exit): the passage is stored, the step that stored it is not. With
+  ``exit`` the turn is sent again with new tool call ids, which once stored the passage twice.
+- ``save`` (exit): inside the turn's one checkpoint write, after its messages were stored as
+  writes on the checkpoint it started from. Those writes belong to no state; recall memory
+  once read them, showing the turn twice.
+"""
 LABELS = {
+    "planted": "planted (first step async, inserted async/exit, save exit)",
     "model": "in model call",
     "tool": "in tool",
     "summarize": "in summarization",
@@ -197,8 +219,18 @@ def check(workdir: Path, *, seed: int = 7) -> Outcome:
     workdir.mkdir(parents=True, exist_ok=True)
     embeddings = os.environ.get("CRASH_EMBEDDINGS", "minilm")
     rng = random.Random(seed)
-    plan = [c for c in CATEGORIES for _ in range(KILLS_PER_CATEGORY)]
-    rng.shuffle(plan)
+    seeded = [c for c in CATEGORIES for _ in range(KILLS_PER_CATEGORY)]
+    rng.shuffle(seeded)
+    drawn: list[tuple[str, str, str | None]] = []
+    for category in seeded:
+        durability = rng.choice(("async", "exit"))
+        spec = None if category == "random" else f"{category}:{rng.randint(1, 3)}"
+        drawn.append((category, durability, spec))
+    # One planted kill ahead of every fifth seeded one.
+    plan: list[tuple[str, str, str | None]] = []
+    for number, (category, durability) in enumerate(PLANTED):
+        plan.append(("planted", durability, f"{category}:1"))
+        plan += drawn[number * 5 : (number + 1) * 5]
     ledger = Ledger()
     warming: list[Child] = []
     started = time.monotonic()
@@ -220,11 +252,9 @@ def check(workdir: Path, *, seed: int = 7) -> Outcome:
     restarts: Counter[str] = Counter()  # how each process took over: RESUME or SEND
     resumed = 0
     try:
-        for number, category in enumerate(plan, start=1):
+        for number, (category, durability, kill) in enumerate(plan, start=1):
             child = take()
-            durability = rng.choice(("async", "exit"))
             durabilities[durability] += 1
-            kill = None if category == "random" else f"{category}:{rng.randint(1, 3)}"
             child.go(kill=kill, durability=durability, turns=0)
             ready = child.wait_for("READY", time.monotonic() + POINT_DEADLINE)
             if ready is None:
@@ -236,7 +266,8 @@ def check(workdir: Path, *, seed: int = 7) -> Outcome:
                 time.sleep(rng.uniform(0.02, 1.5))
                 reached = child.proc.poll() is None
             else:
-                reached = child.wait_for(f"AT {category}", time.monotonic() + POINT_DEADLINE)
+                point = (kill or "").split(":")[0]
+                reached = child.wait_for(f"AT {point}", time.monotonic() + POINT_DEADLINE)
             outcome.expect(
                 bool(reached),
                 f"kill {number}: child never reached {kill or 'the random delay'} "
@@ -293,7 +324,7 @@ def check(workdir: Path, *, seed: int = 7) -> Outcome:
     median_warm = warm[len(warm) // 2] if warm else 0.0
     outcome.figure = (
         f"{sum(kills.values())} SIGKILLs ("
-        + ", ".join(f"{kills[c]} {LABELS[c]}" for c in CATEGORIES)
+        + ", ".join(f"{kills[c]} {LABELS[c]}" for c in ("planted", *CATEGORIES))
         + f"; durability async {durabilities['async']}/exit {durabilities['exit']}), "
         f"{resumed} resumed ({restarts['RESUME']} mid-turn, {restarts['SEND']} by re-sending), "
         f"{retried}/{len(interrupted)} interrupted turns completed on retry, "
@@ -301,7 +332,8 @@ def check(workdir: Path, *, seed: int = 7) -> Outcome:
         f"found ({found['messages_lost']} lost), {found['orphans']} orphan tool results, "
         f"{found['unanswered']} tool calls without result, {found['checkpoints']} checkpoints "
         f"with whole core memory, {found['duplicates']} passages stored twice by a retried "
-        f"insert; child start-up {median_warm:.1f} s median ({embeddings}), {elapsed:.0f} s"
+        f"insert, {found['answered_twice']} turns answered twice, {found['tool_errors']} tool "
+        f"errors; child start-up {median_warm:.1f} s median ({embeddings}), {elapsed:.0f} s"
     )
     return outcome
 
@@ -327,6 +359,8 @@ def verify_files(workdir: Path, ledger: Ledger, outcome: Outcome) -> dict[str, i
             "unanswered",
             "checkpoints",
             "duplicates",
+            "answered_twice",
+            "tool_errors",
         ),
         0,
     )
@@ -338,13 +372,18 @@ def verify_files(workdir: Path, ledger: Ledger, outcome: Outcome) -> dict[str, i
 
     # 1. Acknowledged turns are in recall memory, with the reply the child was given.
     humans = {str(m.content) for m in log if m.type == "human"}
-    replies = {
+    all_replies = [
         str(call["args"].get("message"))
         for m in log
         if isinstance(m, AIMessage)
         for call in m.tool_calls
         if call["name"] == "send_message"
-    }
+    ]
+    replies = set(all_replies)
+    # One answer per turn: a turn answered twice is a message delivered twice and run twice.
+    twice = sorted(text for text, n in Counter(all_replies).items() if n > 1)
+    figures["answered_twice"] = len(twice)
+    outcome.expect(not twice, f"turns answered more than once: {[t[:12] for t in twice[:5]]}")
     for turn, reply in sorted(ledger.acked.items()):
         ok = outcome.expect(
             turn_message(turn) in humans, f"acknowledged turn {turn}: user message missing"
@@ -381,6 +420,7 @@ def verify_files(workdir: Path, ledger: Ledger, outcome: Outcome) -> dict[str, i
         if isinstance(m, ToolMessage)
         and (m.status == "error" or str(m.content).startswith("Error"))
     ]
+    figures["tool_errors"] = len(errors)
     outcome.expect(not errors, f"tool errors in the thread: {errors[:3]}")
 
     # 3. Queue invariants and a finished thread.
@@ -437,6 +477,8 @@ def verify_files(workdir: Path, ledger: Ledger, outcome: Outcome) -> dict[str, i
             figures["passages"] += ok
             figures["messages_lost"] += not ok
         figures["duplicates"] = sum(n - 1 for n in contents.values())
+        doubled = sorted(c[:14] for c, n in contents.items() if n > 1)
+        outcome.expect(not doubled, f"passages stored twice: {doubled[:5]}")
         torn = store.conn.execute(
             "SELECT count(*) FROM items i WHERE NOT EXISTS "
             "(SELECT 1 FROM vectors v WHERE v.item_id = i.id)"

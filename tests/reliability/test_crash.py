@@ -21,7 +21,7 @@ def test_twenty_sigkills_lose_nothing(tmp_path: Path) -> None:
     outcome = check(tmp_path)
     print(outcome.figure)
     assert outcome.kept, outcome.explain()
-    assert outcome.figure.startswith("20 SIGKILLs (4 in model call, 4 in tool, 4 in summ")
+    assert outcome.figure.startswith("24 SIGKILLs (4 planted (first step async, inserted ")
 
 
 def _run(child: Child, ledger: Ledger, **settings: object) -> None:

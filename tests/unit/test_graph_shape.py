@@ -18,6 +18,7 @@ def test_exported_graph_has_the_four_nodes_and_heartbeat_edges() -> None:
         ("__start__", "check_memory_pressure", False),
         ("check_memory_pressure", "evict_and_summarize", True),
         ("check_memory_pressure", "reason", True),
+        ("check_memory_pressure", "__end__", True),
         ("evict_and_summarize", "reason", False),
         ("reason", "execute_tools", True),
         ("reason", "__end__", True),
