@@ -197,21 +197,28 @@ def _thread_id(ctx: ToolContext) -> str | None:
 
 
 def insert_key(ctx: ToolContext, content: str) -> str | None:
-    """The idempotency key of an insert: the thread, the turn's user message and the content.
+    """The idempotency key of an insert: the thread, the turn and the passage's text.
 
     A turn can run twice: a step re-run after a crash (same tool call ids), or the whole turn
-    sent again when its checkpoints were lost in a crash (``durability="exit"``, a kill before
-    the model's answer was saved) or its answer never reached the client, with new tool call
-    ids, and without the client's own message id a new id for the user message. What stays
-    the same is what the user said and what the model stores, so the key is built from those:
-    the repeat overwrites the passages it stored the first time. Storing the same text again
-    in reply to the same words only refreshes its time.
+    sent again after its checkpoints were lost in a crash (``durability="exit"``, a kill
+    before the model's answer was saved), with new tool call ids and, without the client's
+    own message id, a new id for the user message. What stays the same is the turn: where its
+    user message sits in the thread (the messages before it, evicted or queued) and what it
+    says. So the key is built from those and the passage's text, and the repeat overwrites
+    what it stored the first time. The same words said again later are a new turn, and may
+    store the same text again. (A message the thread already answered, sent again with its
+    id, does not run at all: see ``nodes/routing.py``.)
     """
     queue = list(ctx.state.get("messages") or [])
-    user = next((m for m in reversed(queue) if getattr(m, "type", "") == "human"), None)
-    if user is None:
+    position = next(
+        (i for i in range(len(queue) - 1, -1, -1) if getattr(queue[i], "type", "") == "human"),
+        None,
+    )
+    if position is None:
         return f"{_thread_id(ctx)}:{ctx.tool_call_id}" if ctx.tool_call_id else None
-    digest = hashlib.sha256(f"{user.content}\x00{content}".encode()).hexdigest()
+    turn = ((ctx.state.get("summary") or {}).get("message_count") or 0) + position
+    said = str(queue[position].content)
+    digest = hashlib.sha256(f"{turn}\x00{said}\x00{content}".encode()).hexdigest()
     return f"{_thread_id(ctx)}:{digest}"
 
 
