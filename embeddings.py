@@ -52,9 +52,9 @@ def load_embedding_model(spec: str | None = None) -> EmbeddingModel:
         model = _models.get(spec)
         if model is None:
             started = time.perf_counter()
-            logger.warning("loading embedding model %s (takes a few seconds)...", spec)
+            logger.info("loading embedding model %s (takes a few seconds)...", spec)
             model = _build(spec)
-            logger.warning(
+            logger.info(
                 "embedding model %s ready (%d dimensions, %.1f s)",
                 model.name,
                 model.dimensions,
@@ -80,6 +80,11 @@ def _build(spec: str) -> EmbeddingModel:
     # under load). MEMGPT_TORCH_THREADS raises it for bulk ingestion on bigger machines.
     torch.set_num_threads(int(os.environ.get("MEMGPT_TORCH_THREADS", "1")))
     location = _local_copy(spec) or spec
+    # transformers draws a progress bar for loading 103 tensors from a local folder: noise in
+    # a chat or a server log (our own line above says what is loading and how long it took).
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
     client = HuggingFaceEmbeddings(
         model_name=location,
         encode_kwargs={"normalize_embeddings": True},

@@ -1,8 +1,19 @@
-"""Chat model loading: ChatOllama by default, any LangChain chat model otherwise.
+"""Chat model loading: Ollama where it answers, else the embedded engine; any LangChain model.
 
-``"ollama:qwen3:4b"`` (or a bare Ollama name such as ``"qwen3:4b"``) gives a ``ChatOllama``
-with ``num_ctx`` set to the context window: without it Ollama silently truncates the prompt to
-its own default. Other ``"provider:model"`` strings go through ``init_chat_model``.
+- ``"auto"`` (the default): ``ollama:qwen3:4b`` when an Ollama server answers, else the
+  embedded llama.cpp engine with ``$MEMGPT_LOCAL_MODEL`` (default ``qwen2.5-coder-1.5b``), so
+  the agent runs on a fresh machine. The choice is made once per process and said in one line
+  (:func:`resolve_model_spec`);
+- ``"ollama:qwen3:4b"`` (or a bare Ollama name such as ``"qwen3:4b"``) gives a ``ChatOllama``
+  with ``num_ctx`` set to the context window: without it Ollama silently truncates the prompt
+  to its own default;
+- ``"llamacpp:<model>"``: the embedded engine (``engine/``) with a packaged model's name, a
+  path to a ``.gguf`` file or ``hf:<owner>/<repo>/<file>``;
+- other ``"provider:model"`` strings go through ``init_chat_model``; a provider whose LangChain
+  package is missing is one line naming the package to install.
+
+Every model gets an output limit (``num_predict`` / ``max_tokens``): the context's
+``output_reserve``, which the token budget keeps free in the window.
 
 Model call failures are sorted here too: :func:`describe_transient_error` names the ones worth
 retrying (HTTP 5xx, a read timeout, a connection dropped mid-answer, a refused connection) in
@@ -11,6 +22,7 @@ one line, and :func:`describe_model_error` the ones that are not (a missing mode
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from typing import Any
@@ -45,8 +57,36 @@ _KNOWN_PROVIDERS = frozenset(
         "xai",
         "perplexity",
         "ollama",
+        "llamacpp",
     }
 )
+AUTO_MODEL = "auto"
+DEFAULT_OLLAMA_MODEL = "ollama:qwen3:4b"
+LOCAL_MODEL_ENV = "MEMGPT_LOCAL_MODEL"
+DEFAULT_LOCAL_MODEL = "qwen2.5-coder-1.5b"
+# The LangChain package behind each init_chat_model provider (named when it is missing).
+_PROVIDER_PACKAGES = {
+    "openai": "langchain-openai",
+    "azure_openai": "langchain-openai",
+    "anthropic": "langchain-anthropic",
+    "google_genai": "langchain-google-genai",
+    "google_vertexai": "langchain-google-vertexai",
+    "google_anthropic_vertex": "langchain-google-vertexai",
+    "bedrock": "langchain-aws",
+    "bedrock_converse": "langchain-aws",
+    "cohere": "langchain-cohere",
+    "fireworks": "langchain-fireworks",
+    "together": "langchain-together",
+    "mistralai": "langchain-mistralai",
+    "huggingface": "langchain-huggingface",
+    "groq": "langchain-groq",
+    "deepseek": "langchain-deepseek",
+    "ibm": "langchain-ibm",
+    "nvidia": "langchain-nvidia-ai-endpoints",
+    "xai": "langchain-xai",
+    "perplexity": "langchain-perplexity",
+    "azure_ai": "langchain-azure-ai",
+}
 
 
 class ModelUnavailableError(RuntimeError):
@@ -94,25 +134,79 @@ def split_model_spec(spec: str) -> tuple[str, str]:
     return "ollama", spec
 
 
-_cache: dict[tuple[str, int, str, float], BaseChatModel] = {}
+_cache: dict[tuple[str, int, str, float, int], BaseChatModel] = {}
 _cache_lock = threading.Lock()
+_auto_choice: dict[str, tuple[str, str]] = {}
+logger = logging.getLogger("langgraph_memgpt.models")
 
 
-def load_chat_model(spec: str, *, context_window: int, base_url: str = "") -> BaseChatModel:
-    """The chat model for a spec, built once per process per (spec, window, url, timeout)."""
+def ollama_answers(base_url: str = "", timeout: float = 1.0) -> bool:
+    """Whether an Ollama server answers at ``base_url`` (a quick GET of its version)."""
+    import httpx
+
+    try:
+        return httpx.get(f"{ollama_url(base_url)}/api/version", timeout=timeout).is_success
+    except httpx.HTTPError:
+        return False
+
+
+def local_model_spec() -> str:
+    return f"llamacpp:{os.environ.get(LOCAL_MODEL_ENV) or DEFAULT_LOCAL_MODEL}"
+
+
+def resolve_model_spec(spec: str, base_url: str = "") -> tuple[str, str | None]:
+    """The concrete spec for ``spec`` and, for ``"auto"``, one line saying what was chosen.
+
+    ``"auto"`` asks Ollama once per process (per URL): a later start of Ollama takes effect
+    at the next start of the agent. Does network I/O: call it off the event loop.
+    """
+    if spec.strip().lower() != AUTO_MODEL:
+        return spec, None
+    with _cache_lock:
+        chosen = _auto_choice.get(base_url)
+    if chosen is None:
+        if ollama_answers(base_url):
+            chosen = (DEFAULT_OLLAMA_MODEL, f"model: {DEFAULT_OLLAMA_MODEL} (Ollama answers)")
+        else:
+            local = local_model_spec()
+            chosen = (
+                local,
+                f"Ollama is not reachable at {ollama_url(base_url)}; using the embedded "
+                f"llama.cpp engine with {local.removeprefix('llamacpp:')} instead "
+                "(set MEMGPT_MODEL to choose another, e.g. llamacpp:qwen2.5-coder-0.5b or "
+                "ollama:qwen3:4b)",
+            )
+        with _cache_lock:
+            _auto_choice[base_url] = chosen
+        logger.info(chosen[1])
+    return chosen
+
+
+def load_chat_model(
+    spec: str, *, context_window: int, base_url: str = "", max_output_tokens: int = 512
+) -> BaseChatModel:
+    """The chat model for a spec, built once per process per (spec, window, url, timeout,
+    output limit). ``"auto"`` is resolved first (which may probe Ollama: call off the loop)."""
+    spec, _ = resolve_model_spec(spec, base_url)
     # The timeout is part of the key so a changed MEMGPT_MODEL_TIMEOUT takes effect without a
     # restart of the process (tests, and a server whose operator lowers it).
     timeout = model_timeout()
-    key = (spec, context_window, base_url, timeout)
+    key = (spec, context_window, base_url, timeout, max_output_tokens)
     with _cache_lock:
         model = _cache.get(key)
         if model is None:
-            model = _build(spec, context_window, base_url, timeout)
+            model = _build(spec, context_window, base_url, timeout, max_output_tokens)
             _cache[key] = model
     return model
 
 
-def _build(spec: str, context_window: int, base_url: str, timeout: float) -> BaseChatModel:
+class MissingProviderError(ModelUnavailableError):
+    """The LangChain package for a ``provider:model`` spec is not installed."""
+
+
+def _build(
+    spec: str, context_window: int, base_url: str, timeout: float, max_output_tokens: int
+) -> BaseChatModel:
     provider, name = split_model_spec(spec)
     if provider == "ollama":
         from langchain_ollama import ChatOllama
@@ -122,12 +216,28 @@ def _build(spec: str, context_window: int, base_url: str, timeout: float) -> Bas
             model=name,
             base_url=ollama_url(base_url),
             num_ctx=context_window,
+            num_predict=max_output_tokens,
             reasoning=None if reasoning in (None, "") else reasoning.lower() == "true",
             client_kwargs={"timeout": timeout},
         )
+    if provider == "llamacpp":
+        from langgraph_memgpt.engine.server import ChatLlamaCpp
+
+        return ChatLlamaCpp(
+            model_ref=name or DEFAULT_LOCAL_MODEL,
+            context_window=context_window,
+            max_tokens=max_output_tokens,
+            timeout=timeout,
+        )
     from langchain.chat_models import init_chat_model
 
-    return init_chat_model(name, model_provider=provider)
+    try:
+        return init_chat_model(name, model_provider=provider, max_tokens=max_output_tokens)
+    except ImportError as error:
+        package = _PROVIDER_PACKAGES.get(provider, f"the LangChain package for {provider}")
+        raise MissingProviderError(
+            f"model '{spec}' needs {package}, which is not installed: pip install {package}"
+        ) from error
 
 
 def describe_model_error(error: BaseException, model: BaseChatModel) -> str | None:

@@ -99,7 +99,10 @@ class AgentSpec:
         if self.model is not None:
             return self.model
         return load_chat_model(
-            ctx.model, context_window=ctx.context_window, base_url=ctx.ollama_base_url
+            ctx.model,
+            context_window=ctx.context_window,
+            base_url=ctx.ollama_base_url,
+            max_output_tokens=ctx.output_reserve,
         )
 
     def summarizer_model(self, ctx: Context) -> BaseChatModel:
@@ -110,6 +113,7 @@ class AgentSpec:
                 ctx.summarizer_model,
                 context_window=ctx.context_window,
                 base_url=ctx.ollama_base_url,
+                max_output_tokens=ctx.output_reserve,
             )
         return self.chat_model(ctx)
 
@@ -193,16 +197,16 @@ class AgentSpec:
         )
         queue_tokens = counter.messages(queue)
         estimate = system + core + self.tool_schema_tokens(store) + summary_tokens + queue_tokens
-        ratio = _calibration(previous)
         budget = TokenBudget(
             context_window=ctx.context_window,
+            output_reserve=ctx.output_reserve,
             system=system,
             core_memory=core,
             tools=self.tool_schema_tokens(store),
             summary=summary_tokens,
             queue=queue_tokens,
             estimate=estimate,
-            budget=round(estimate * ratio),
+            budget=calibrated(estimate, previous),
         )
         if previous is not None:
             for key in ("last_call_estimate", "last_call_reported"):
@@ -211,18 +215,27 @@ class AgentSpec:
         return budget
 
 
-def _calibration(previous: TokenBudget | None) -> float:
-    """Model-reported / estimated prompt size of the last call: corrects tokenizer mismatch."""
+def calibrated(estimate: int, previous: TokenBudget | None) -> int:
+    """The next prompt's size, corrected by what the model reported for the last one.
+
+    Two corrections, and the larger wins: the estimate scaled by reported / estimated (a
+    tokenizer that counts differently from tiktoken) and the estimate shifted by reported -
+    estimated (a chat template that adds or drops a fixed part: SmolLM2's leaves the tool
+    schemas out, a third of our prompt). Each alone under-counts in the other's case once
+    the prompt grows, and an under-count overflows the window where an over-count only
+    evicts a little early. A report far from the estimate (over 4x either way) is a
+    different prompt, not a count of ours, and is ignored.
+    """
     if not previous:
-        return 1.0
-    estimate = previous.get("last_call_estimate")
+        return estimate
+    last_estimate = previous.get("last_call_estimate")
     reported = previous.get("last_call_reported")
-    if not estimate or not reported:
-        return 1.0
-    ratio = reported / estimate
+    if not last_estimate or not reported:
+        return estimate
+    ratio = reported / last_estimate
     if not 1 / _MAX_CALIBRATION <= ratio <= _MAX_CALIBRATION:
-        return 1.0
-    return ratio
+        return estimate
+    return max(round(estimate * ratio), estimate + reported - last_estimate)
 
 
 _section_cache: dict[str, int] = {}

@@ -37,10 +37,12 @@ class Context:
     """How the agent runs. Fields left at their default read ``MEMGPT_<NAME>`` from the env."""
 
     model: str = field(
-        default="ollama:qwen3:4b",
+        default="auto",
         metadata={
-            "description": "Chat model: 'ollama:<name>' (default provider, ChatOllama) or any "
-            "'provider:model' that langchain's init_chat_model knows, e.g. 'openai:gpt-4o-mini'."
+            "description": "Chat model: 'auto' (Ollama's qwen3:4b where Ollama answers, else "
+            "the embedded llama.cpp engine with $MEMGPT_LOCAL_MODEL), 'ollama:<name>' "
+            "(ChatOllama), 'llamacpp:<packaged model, .gguf path or hf:owner/repo/file>', or "
+            "any 'provider:model' init_chat_model knows, e.g. 'openai:gpt-4o-mini'."
         },
     )
     summarizer_model: str = field(
@@ -54,6 +56,13 @@ class Context:
     context_window: int = field(
         default=8192,
         metadata={"description": "Context window in tokens; sent to Ollama as num_ctx."},
+    )
+    max_output_tokens: int = field(
+        default=0,
+        metadata={
+            "description": "Most tokens one model answer may have (sent as num_predict / "
+            "max_tokens) and kept free in the window; 0 means 1/8 of the window, 256-4096."
+        },
     )
     warning_fraction: float = field(
         default=0.70,
@@ -120,6 +129,20 @@ class Context:
         self.validate()
 
     @property
+    def output_reserve(self) -> int:
+        """Tokens kept free for the model's answer (its output limit)."""
+        if self.max_output_tokens:
+            return self.max_output_tokens
+        return min(4096, max(256, self.context_window // 8))
+
+    @property
+    def prompt_window(self) -> int:
+        """What the prompt may fill: the window minus the answer's reserve. Engines drop the
+        OLDEST tokens (the system prompt first) when prompt + answer overflow, so the pressure
+        and flush thresholds are fractions of this, never of the whole window."""
+        return self.context_window - self.output_reserve
+
+    @property
     def summarizer_window(self) -> int:
         return self.summarizer_context_window or self.context_window
 
@@ -132,6 +155,11 @@ class Context:
         if self.context_window < 256:
             raise ValueError(
                 f"context_window must be at least 256 tokens, got {self.context_window}"
+            )
+        if self.max_output_tokens < 0 or self.output_reserve > self.context_window // 2:
+            raise ValueError(
+                "max_output_tokens must be between 1 and half the context window "
+                f"({self.context_window // 2}), or 0 for the default; got {self.max_output_tokens}"
             )
         if not 0 < self.evict_target_fraction < self.flush_fraction:
             raise ValueError(

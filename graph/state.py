@@ -117,6 +117,8 @@ class TokenBudget(TypedDict):
     """Where the context window goes, like Letta's context-window overview (Studio shows it)."""
 
     context_window: int
+    output_reserve: NotRequired[int]
+    """Tokens kept free for the answer: the prompt may fill ``context_window`` minus this."""
     system: int
     core_memory: int
     tools: int

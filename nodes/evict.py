@@ -16,7 +16,8 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, Summary, utc_now
-from langgraph_memgpt.nodes.summarize import summarize_steps
+from langgraph_memgpt.nodes.io import blocking
+from langgraph_memgpt.nodes.summarize import fallback_summary, summarize_steps
 from langgraph_memgpt.tokens import counter
 
 
@@ -57,7 +58,7 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
     tokens = [counter.message(m) for m in queue]
     # The budget may be scaled by the model-reported ratio; free tokens in the same units.
     scale = budget["budget"] / budget["estimate"] if budget["estimate"] else 1.0
-    target = ctx.evict_target_fraction * ctx.context_window
+    target = ctx.evict_target_fraction * ctx.prompt_window
     # The new summary may grow up to its cap: make room for that too.
     summary_growth = max(0, ctx.summary_token_cap - budget["summary"])
     tokens_to_free = max(0, round((budget["budget"] - target) / scale) + summary_growth)
@@ -67,13 +68,21 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
 
     evicted = queue[:cut]
     previous: Summary | None = state.get("summary") or None
-    text, _ok = yield from summarize_steps(
-        agent.summarizer_model(ctx),
-        previous["text"] if previous else "",
-        evicted,
-        window_tokens=ctx.summarizer_window,
-        max_summary_tokens=ctx.summary_token_cap,
-    )
+    previous_text = previous["text"] if previous else ""
+    try:
+        # Loading may do I/O (the "auto" model asks whether Ollama answers): off the loop.
+        summarizer = yield blocking(agent.summarizer_model, ctx)
+    except Exception as error:  # no summarizer: the turn goes on with the fallback notice
+        summarizer = None
+        text = fallback_summary(previous_text, evicted, f"it could not be loaded: {error}")
+    if summarizer is not None:
+        text, _ok = yield from summarize_steps(
+            summarizer,
+            previous_text,
+            evicted,
+            window_tokens=ctx.summarizer_window,
+            max_summary_tokens=ctx.summary_token_cap,
+        )
     summary = Summary(
         text=text,
         message_count=(previous["message_count"] if previous else 0) + len(evicted),

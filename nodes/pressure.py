@@ -49,7 +49,7 @@ def fixed_tokens(budget: TokenBudget) -> int:
 
 def max_message_tokens(ctx: Context, budget: TokenBudget) -> int:
     """The largest single message the queue keeps whole: half of the room left for the queue."""
-    room = ctx.flush_fraction * ctx.context_window - fixed_tokens(budget)
+    room = ctx.flush_fraction * ctx.prompt_window - fixed_tokens(budget)
     return max(64, int(room // 2))
 
 
@@ -104,13 +104,14 @@ def check_memory_pressure(
 
     _, budget = agent.assemble({**state, "blocks": blocks}, runtime.store, ctx)
     fixed = fixed_tokens(budget)
-    if fixed >= ctx.flush_fraction * ctx.context_window:
+    if fixed >= ctx.flush_fraction * ctx.prompt_window:
         raise ContextWindowTooSmallError(
             f"the prompt needs {fixed:,} tokens before any message (system instructions "
             f"{budget['system']:,} + core memory {budget['core_memory']:,} + tool schemas "
             f"{budget['tools']:,} + summary {budget['summary']:,}), more than the context "
-            f"window of {ctx.context_window:,} tokens allows (flush_fraction "
-            f"{ctx.flush_fraction}); raise context_window or shorten the core memory blocks"
+            f"window of {ctx.context_window:,} tokens allows once {ctx.output_reserve:,} are "
+            f"kept for the answer (flush_fraction {ctx.flush_fraction}); raise context_window "
+            "or shorten the core memory blocks"
         )
 
     # New input arrives without a time; stamping here (not in the reducer) keeps the queue's
@@ -132,7 +133,7 @@ def check_memory_pressure(
             {**state, "blocks": blocks, "messages": queue}, runtime.store, ctx
         )
 
-    window = ctx.context_window
+    window = ctx.prompt_window
     warned = bool(state.get("pressure_warned"))
     over_warning = budget["budget"] >= ctx.warning_fraction * window
     if over_warning and not warned and budget["budget"] < ctx.flush_fraction * window:

@@ -1,11 +1,14 @@
 """reason: one call of the chat model on the assembled prompt, with its tools bound.
 
 The model's answer is cleaned before it enters the queue: ``<think>`` blocks move out of the
-content, a tool call whose arguments the client could not parse becomes an invalid tool call
+content, tool calls written as text become real calls (``nodes/tool_text.py``: small models
+write ``{"name": ..., "arguments": ...}`` instead of calling; raw call JSON is never taken for
+the reply), a tool call whose arguments the client could not parse becomes an invalid tool call
 (answered with an error by ``execute_tools`` instead of failing the run), so does a call whose
 arguments are over the generic size or depth bounds of ``tools/base.py`` (it is kept as a
 short description, so a runaway output never enters the checkpoint), and an empty answer
 is retried once. A missing model raises :class:`ModelUnavailableError` with one clear line.
+The model is loaded off the event loop: ``"auto"`` asks whether Ollama answers.
 
 A transient failure of the call (HTTP 5xx, a timeout, a connection dropped mid-answer or
 refused) raises :class:`ModelCallFailedError`, which the node's ``RetryPolicy`` (see
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 from langchain_core.exceptions import OutputParserException
@@ -35,16 +39,20 @@ from langgraph_memgpt.models import (
     describe_transient_error,
     usage_input_tokens,
 )
-from langgraph_memgpt.nodes.io import model_call
+from langgraph_memgpt.nodes.io import blocking, model_call
+from langgraph_memgpt.nodes.tool_text import parse_text_calls
 from langgraph_memgpt.tools.base import argument_problem
 from pydantic import ValidationError
 
 _THINK = re.compile(r"<think>(.*?)</think>\s*", re.DOTALL)
 _FUNCTION_NAME = re.compile(r"Function (\S+) arguments")
 OVERFLOW_NOTE = (
-    "The current turn no longer fits in the context window ({tokens:,} of {window:,} tokens) "
-    "and was stopped before calling the model. Everything is kept in recall memory."
+    "The current turn no longer fits in the context window ({tokens:,} of the {window:,} "
+    "tokens left after the room kept for the answer) and was stopped before calling the "
+    "model. Everything is kept in recall memory."
 )
+TEXT_CALLS_KEY = "tool_calls_from_text"
+"""Set on an answer whose tool calls were read from its text: how many, and how many not."""
 EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
 
 
@@ -59,7 +67,7 @@ def _prepare(state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec):
     return ctx, prompt, budget
 
 
-def _clean(response: BaseMessage) -> AIMessage:
+def _clean(response: BaseMessage, tool_names: Collection[str] = ()) -> AIMessage:
     if not isinstance(response, AIMessage):
         response = AIMessage(content=response.content)
     if isinstance(response.content, str) and "<think>" in response.content:
@@ -68,7 +76,34 @@ def _clean(response: BaseMessage) -> AIMessage:
         response.additional_kwargs.setdefault("reasoning_content", thoughts)
     if response.id is None:
         response.id = f"ai-{uuid.uuid4()}"
-    return stamp(_guard_calls(response))
+    return stamp(_guard_calls(_read_text_calls(response, tool_names)))
+
+
+def _read_text_calls(response: AIMessage, tool_names: Collection[str]) -> AIMessage:
+    """Tool calls the model wrote as text become real calls (or invalid calls the executor
+    answers with an error), so raw call JSON is never taken for the reply."""
+    if response.tool_calls or response.invalid_tool_calls or not isinstance(response.content, str):
+        return response
+    found = parse_text_calls(response.content, tool_names)
+    if not found.found:
+        return response
+    response.tool_calls = found.calls
+    response.invalid_tool_calls = [
+        invalid_tool_call(
+            name=None,
+            args=text[:2000],
+            id=f"call-text-{uuid.uuid4().hex[:12]}",
+            error=f"{error}. Write one call as JSON: "
+            '{"name": "<tool name>", "arguments": {<the tool\'s arguments>}}',
+        )
+        for text, error in found.errors
+    ]
+    response.content = found.text
+    response.additional_kwargs[TEXT_CALLS_KEY] = {
+        "calls": len(found.calls),
+        "unreadable": len(found.errors),
+    }
+    return response
 
 
 def _guard_calls(response: AIMessage) -> AIMessage:
@@ -171,17 +206,18 @@ def reason_steps(
     state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec, max_attempts: int = 1
 ):
     ctx, prompt, budget = _prepare(state, runtime, agent)
-    if budget["budget"] > ctx.context_window:
+    if budget["budget"] > ctx.prompt_window:
         # Eviction never touches the latest user message and the running tool chain; if
         # those alone overflow, stop the turn rather than send a prompt that cannot fit.
         note = SystemMessage(
-            content=OVERFLOW_NOTE.format(tokens=budget["budget"], window=ctx.context_window)
+            content=OVERFLOW_NOTE.format(tokens=budget["budget"], window=ctx.prompt_window)
         )
         return {"messages": [stamp(note)], "heartbeat": False, "budget": budget}
-    model = _bound(agent, ctx, runtime)
+    # Loading may do I/O (asking whether Ollama answers, for the "auto" model): off the loop.
+    model = yield blocking(_bound, agent, ctx, runtime)
     for _ in range(2):
         try:
-            response = _clean((yield model_call(model, prompt)))
+            response = _clean((yield model_call(model, prompt)), agent.tools_by_name)
         except Exception as error:
             if not _is_unparsable_call(error):
                 raise _translate(error, model, _attempt(runtime), max_attempts) from None

@@ -40,7 +40,7 @@ def make_route_after_pressure(agent: AgentSpec):
             return END
         ctx = agent.context(runtime)
         budget = state.get("budget")
-        if budget and budget["budget"] >= ctx.flush_fraction * ctx.context_window:
+        if budget and budget["budget"] >= ctx.flush_fraction * ctx.prompt_window:
             return "evict_and_summarize"
         return "reason"
 

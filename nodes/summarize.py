@@ -9,6 +9,7 @@ messages stay findable in recall memory.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -56,15 +57,42 @@ def chunk_lines(lines: Sequence[str], max_tokens: int) -> list[list[str]]:
     return [chunk for chunk in chunks if chunk]
 
 
+_NOTICE = re.compile(
+    r"\[(?P<count>\d+) messages(?: from (?P<start>\S+) to (?P<end>\S+))? were evicted without a "
+    r"summary because the summarizer failed \((?P<reason>.*?)\)\. Their full text is in recall "
+    r"memory: use conversation_search\.\]$",
+    re.DOTALL,
+)
+
+
 def fallback_summary(previous: str, messages: Sequence[BaseMessage], reason: str) -> str:
-    """What stands in for a summary when the summarizer cannot write one."""
+    """What stands in for a summary when the summarizer cannot write one.
+
+    A notice naming how many messages, from when to when, were evicted unsummarized. While
+    the summarizer keeps failing, the notices merge into one (the counts add up, the span
+    grows), so the summary stays its size however long the outage lasts.
+    """
     stamps = [s for m in messages if (s := message_timestamp(m))]
-    span = f" from {stamps[0]} to {stamps[-1]}" if stamps else ""
+    count = len(messages)
+    start, end = (stamps[0], stamps[-1]) if stamps else (None, None)
+    earlier = _NOTICE.search(previous)
+    if earlier is not None:
+        count += int(earlier.group("count"))
+        start = earlier.group("start") or start
+        end = end or earlier.group("end")
+        previous = previous[: earlier.start()]
+    span = f" from {start} to {end}" if start and end else ""
     notice = (
-        f"[{len(messages)} messages{span} were evicted without a summary because the summarizer "
-        f"failed ({reason}). Their full text is in recall memory: use conversation_search.]"
+        f"[{count} messages{span} were evicted without a summary because the summarizer "
+        f"failed ({_first_line(reason)}). Their full text is in recall memory: use "
+        "conversation_search.]"
     )
-    return f"{previous}\n{notice}".strip()
+    return f"{previous.strip()}\n{notice}".strip()
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else "no details"
+    return line[:200].replace(")", "]").replace("(", "[")
 
 
 def summarize_steps(

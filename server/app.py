@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from langgraph_memgpt.server.chat import chat_completions, list_models
 from langgraph_memgpt.server.errors import ApiError, api_error_response
+from langgraph_memgpt.server.logs import quiet_expected_failures
 from langgraph_memgpt.server.memory import (
     memory_add,
     memory_core,
@@ -27,6 +28,8 @@ from langgraph_memgpt.server.memory import (
 )
 from starlette.applications import Starlette
 from starlette.routing import Route
+
+quiet_expected_failures()
 
 routes = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),

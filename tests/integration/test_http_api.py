@@ -487,7 +487,7 @@ async def test_status_reports_the_users_memory(server: DevServer, http: httpx.As
     await http.post("/memory/add", json={"content": "Dora likes maps."}, headers=user)
     status = (await http.get("/status", headers=user)).json()
 
-    assert status["model"] == "ollama:qwen3:4b"
+    assert status["model"] == "auto"  # as configured (the default)
     assert status["context_window"] == WINDOW
     assert status["user_id"] == "status-dora"
     assert status["thread_id"] == user_thread_id("status-dora")

@@ -106,6 +106,27 @@ async def test_run_wait_updates_the_thread_state(dev_server: DevServer) -> None:
     assert requests[0]["messages"][-1] == {"role": "user", "content": "hello there"}
 
 
+async def test_a_dead_model_fails_the_run_with_one_log_line(
+    dev_server: DevServer, dead_url: str
+) -> None:
+    client = get_client(url=dev_server.url)
+    thread = await client.threads.create()
+    logged = len(dev_server.log.read_text(errors="replace"))
+    context = {"user_id": USER, "model": "ollama:qwen3:4b", "ollama_base_url": dead_url}
+
+    result = await client.runs.wait(
+        thread["thread_id"], "memgpt", input=user("hi"), context=context, raise_error=False
+    )
+
+    assert "__error__" in result and dead_url in str(result), result
+    log = dev_server.log.read_text(errors="replace")[logged:]
+    assert "Traceback" not in log, log
+    failures = [line for line in log.splitlines() if "ModelCallFailedError" in line]
+    # Two retries (info) and the run's failure: each one line, the error said once.
+    assert sum("Background run failed" in line for line in failures) == 1, log
+    assert not any("Run encountered an error" in line for line in failures), log
+
+
 async def test_without_api_keys_studio_and_any_key_get_in(dev_server: DevServer) -> None:
     """langgraph.json has custom auth (server/auth.py); with no MEMGPT_API_KEYS it is the
     single-user local mode: Studio's requests (x-auth-scheme: langsmith), clients without a

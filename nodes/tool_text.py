@@ -1,0 +1,234 @@
+"""Tool calls written as text: find them in a model's answer and turn them into real calls.
+
+Small local models often answer a tool-calling prompt with the call as plain text, and the
+server hands that text back as the reply. Seen on llama.cpp and Ollama with Qwen2.5-Coder
+0.5B/1.5B, and in other agents' issue trackers:
+
+- the bare object as the whole answer: ``{"name": "send_message", "arguments": {...}}``
+  (also ``"parameters"``/``"args"``/``"input"`` for the arguments, or the arguments at the top
+  level next to ``"name"``, or OpenAI's ``{"type": "function", "function": {...}}``);
+- the same object with doubled braces, copied from a Python format string:
+  ``{{"name": ..., "arguments": {...}}}``;
+- a list of such objects, or several objects one after another;
+- inside a Markdown fence (```json ... ```), or inside ``<tool_call>...</tool_call>`` tags
+  (Qwen's and Hermes' own format, which a server without the right parser passes through);
+- with text before or after the call ("Sure! Let me save that. {...}").
+
+``parse_text_calls`` is pure and never raises: it returns the calls it could read, the text
+left around them (kept as the model's inner monologue, never shown to the user), and, for text
+that clearly tries to be a call but is not valid JSON, the error the model is told so it can
+write the call again. A call repeated word for word in one answer is kept once. A JSON object
+that is not call-shaped (a ``"name"`` without arguments and no known tool of that name) is
+left alone: a plain answer may contain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Any
+
+_TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_FENCED = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
+_ARGUMENT_KEYS = ("arguments", "parameters", "args", "input", "tool_input")
+_NAME_KEYS = ("name", "tool", "tool_name", "function")
+_CALL_HINT = re.compile(r'"(?:name|tool|tool_name|function)"\s*:', re.IGNORECASE)
+MAX_TEXT_CALLS = 16
+"""Calls read from one answer at most; a model listing hundreds is looping, not working."""
+
+
+@dataclass
+class TextCalls:
+    """What was found in one answer's text."""
+
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    """Tool calls in LangChain's format (``name``, ``args``, ``id``, ``type``)."""
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(the text that looked like a call, why it could not be read)."""
+    text: str = ""
+    """The answer with the calls cut out (stripped)."""
+
+    @property
+    def found(self) -> bool:
+        return bool(self.calls or self.errors)
+
+
+def parse_text_calls(content: str, known_tools: Collection[str] = ()) -> TextCalls:
+    """Tool calls written in ``content`` (see the module docstring for the forms read)."""
+    if not content or ("{" not in content and "<tool_call>" not in content):
+        return TextCalls(text=content.strip() if content else "")
+    known = frozenset(known_tools)
+    result = TextCalls()
+    remaining = content
+
+    # 1. <tool_call> tags: everything inside is meant as a call.
+    if "<tool_call>" in remaining:
+        for match in _TAGGED.finditer(remaining):
+            _read_block(match.group(1), known, result, explicit=True)
+        remaining = _TAGGED.sub(" ", remaining)
+
+    # 2. Fenced blocks: a call if the block holds call-shaped JSON.
+    def fenced(match: re.Match[str]) -> str:
+        body = match.group(2).strip()
+        if not body.startswith(("{", "[")) or not _CALL_HINT.search(body):
+            return match.group(0)  # a code sample, not a call: keep it in the text
+        _read_block(body, known, result, explicit=True)
+        return " "
+
+    if "```" in remaining:
+        remaining = _FENCED.sub(fenced, remaining)
+
+    # 3. JSON in the open text: the whole answer as one value, or objects within prose.
+    stripped = remaining.strip()
+    whole, error = _loads_forgiving(stripped) if stripped.startswith(("{", "[")) else (None, "")
+    if error is None:
+        calls = [c for c in (_as_call(v, known) for v in _items(whole)) if c is not None]
+        if calls:
+            result.calls.extend(calls)
+            remaining = ""
+    elif "{" in remaining:
+        remaining = _embedded_calls(remaining, known, result)
+
+    result.calls = _distinct(result.calls)[:MAX_TEXT_CALLS]
+    result.text = re.sub(r"[ \t]*\n[ \t]*\n\s*", "\n\n", remaining).strip()
+    return result
+
+
+def _distinct(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One of each call: a small model that repeats a call word for word means it once."""
+    seen: set[str] = set()
+    kept = []
+    for call in calls:
+        key = json.dumps([call["name"], call["args"]], sort_keys=True, default=str)
+        if key not in seen:
+            seen.add(key)
+            kept.append(call)
+    return kept
+
+
+def _read_block(text: str, known: frozenset[str], result: TextCalls, *, explicit: bool) -> bool:
+    """Read calls from a block meant as JSON; True if it was call-shaped (read or not)."""
+    value, error = _loads_forgiving(text)
+    if error is None:
+        calls = [c for c in map(lambda v: _as_call(v, known), _items(value)) if c is not None]
+        if calls:
+            result.calls.extend(calls)
+            return True
+        if explicit and _CALL_HINT.search(text):
+            result.errors.append((text, "the call has no tool name or no arguments object"))
+            return True
+        return False
+    if explicit or _CALL_HINT.search(text):
+        result.errors.append((text, error))
+        return True
+    return False
+
+
+def _embedded_calls(text: str, known: frozenset[str], result: TextCalls) -> str:
+    """Cut call-shaped JSON objects out of prose; returns the prose."""
+    decoder = json.JSONDecoder()
+    kept: list[str] = []
+    position = 0
+    found = len(result.calls)
+    broken = False  # an object that names a tool but does not decode
+    while (start := text.find("{", position)) != -1:
+        candidate = text[start:]
+        try:
+            value, length = decoder.raw_decode(candidate)
+        except (json.JSONDecodeError, RecursionError):
+            value, length = _doubled_braces(candidate)
+            if value is None and _CALL_HINT.match(candidate[1:].lstrip()):
+                broken = True
+        call = _as_call(value, known) if value is not None else None
+        if call is None:
+            kept.append(text[position : start + 1])
+            position = start + 1
+            continue
+        result.calls.append(call)
+        kept.append(text[position:start])
+        position = start + length
+    kept.append(text[position:])
+    remaining = "".join(kept)
+    if len(result.calls) == found and broken:
+        # An attempt at a call that no decoder could read: tell the model, do not show it.
+        _, error = _loads_forgiving(text[text.find("{") :])
+        result.errors.append((text.strip(), error or "the call is not valid JSON"))
+        return ""
+    return remaining
+
+
+def _doubled_braces(text: str) -> tuple[Any, int]:
+    """``{{...}}`` at the start of ``text``: the value inside and the length consumed."""
+    if not text.startswith("{{"):
+        return None, 0
+    depth = 0
+    for index, char in enumerate(text):
+        depth += (char == "{") - (char == "}")
+        if depth == 0:
+            value, error = _loads_forgiving(text[: index + 1])
+            return (value, index + 1) if error is None else (None, 0)
+    return None, 0
+
+
+def _loads_forgiving(text: str) -> tuple[Any, str | None]:
+    """JSON, or JSON with doubled braces; (value, None) or (None, the parser's complaint)."""
+    text = text.strip().rstrip(";")
+    attempts = [text]
+    if text.startswith("{{") and text.endswith("}}"):
+        attempts += [text[1:-1], text.replace("{{", "{").replace("}}", "}")]
+    first_error = None
+    for attempt in attempts:
+        try:
+            return json.loads(attempt), None
+        except (json.JSONDecodeError, RecursionError) as error:
+            if first_error is None:
+                first_error = (
+                    f"{error.msg} at position {error.pos}"
+                    if isinstance(error, json.JSONDecodeError)
+                    else "nested too deeply"
+                )
+    return None, f"the call is not valid JSON ({first_error})"
+
+
+def _items(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    if isinstance(value, dict) and isinstance(value.get("tool_calls"), list):
+        return value["tool_calls"]
+    return [value]
+
+
+def _as_call(value: Any, known: frozenset[str]) -> dict[str, Any] | None:
+    """A LangChain tool call from one call-shaped object, else None."""
+    if not isinstance(value, dict):
+        return None
+    if isinstance(value.get("function"), dict):  # OpenAI: {"type": "function", "function": {}}
+        value = value["function"]
+    name = next((value[k] for k in _NAME_KEYS if isinstance(value.get(k), str)), None)
+    if not name:
+        return None
+    argument_key = next((k for k in _ARGUMENT_KEYS if k in value), None)
+    if argument_key is not None:
+        args = value[argument_key]
+        if isinstance(args, str):
+            args = _string_arguments(args)
+    elif name in known:
+        # The arguments written next to the name: {"name": "send_message", "message": "Hi"}.
+        args = {k: v for k, v in value.items() if k not in (*_NAME_KEYS, "type", "id")}
+    else:
+        return None
+    if not isinstance(args, dict):
+        args = {"value": args} if args is not None else {}
+    call_id = f"call-text-{uuid.uuid4().hex[:12]}"
+    return {"name": name, "args": args, "id": call_id, "type": "tool_call"}
+
+
+def _string_arguments(text: str) -> Any:
+    """Arguments sent as a JSON string (OpenAI's wire format): decoded if they decode."""
+    try:
+        return json.loads(text)
+    except (json.JSONDecodeError, RecursionError):
+        return {"arguments": text}  # the executor reports what is missing
