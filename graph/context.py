@@ -133,7 +133,8 @@ class Context:
         """Tokens kept free for the model's answer (its output limit)."""
         if self.max_output_tokens:
             return self.max_output_tokens
-        return min(4096, max(256, self.context_window // 8))
+        floor = min(256, self.context_window // 4)  # small windows: a quarter at most
+        return min(4096, max(floor, self.context_window // 8))
 
     @property
     def prompt_window(self) -> int:

@@ -7,8 +7,10 @@ the reply), a tool call whose arguments the client could not parse becomes an in
 (answered with an error by ``execute_tools`` instead of failing the run), so does a call whose
 arguments are over the generic size or depth bounds of ``tools/base.py`` (it is kept as a
 short description, so a runaway output never enters the checkpoint), and an empty answer
-is retried once. A missing model raises :class:`ModelUnavailableError` with one clear line.
-The model is loaded off the event loop: ``"auto"`` asks whether Ollama answers.
+is retried once, with a note saying it was empty (the same prompt again would end at once
+again: local models decode greedily). A missing model raises :class:`ModelUnavailableError`
+with one clear line. The model is loaded off the event loop: ``"auto"`` asks whether Ollama
+answers.
 
 A transient failure of the call (HTTP 5xx, a timeout, a connection dropped mid-answer or
 refused) raises :class:`ModelCallFailedError`, which the node's ``RetryPolicy`` (see
@@ -26,11 +28,12 @@ from typing import Any
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, SystemMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.tool import invalid_tool_call
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
+from langgraph_memgpt.graph.prompts import SYSTEM_NOTE_PREFIX
 from langgraph_memgpt.graph.state import MemGPTState, stamp
 from langgraph_memgpt.models import (
     ModelCallFailedError,
@@ -54,6 +57,7 @@ OVERFLOW_NOTE = (
 TEXT_CALLS_KEY = "tool_calls_from_text"
 """Set on an answer whose tool calls were read from its text: how many, and how many not."""
 EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
+EMPTY_NOTE = "Your answer was empty. Reply to the user now: call send_message."
 
 
 def _bound(agent: AgentSpec, ctx: Context, runtime: Runtime[Context]) -> Any:
@@ -99,10 +103,10 @@ def _read_text_calls(response: AIMessage, tool_names: Collection[str]) -> AIMess
         for text, error in found.errors
     ]
     response.content = found.text
-    response.additional_kwargs[TEXT_CALLS_KEY] = {
-        "calls": len(found.calls),
-        "unreadable": len(found.errors),
-    }
+    marks = {"calls": len(found.calls), "unreadable": len(found.errors)}
+    if found.echoed:
+        marks["echoed_tool_result"] = True
+    response.additional_kwargs[TEXT_CALLS_KEY] = marks
     return response
 
 
@@ -215,7 +219,11 @@ def reason_steps(
         return {"messages": [stamp(note)], "heartbeat": False, "budget": budget}
     # Loading may do I/O (asking whether Ollama answers, for the "auto" model): off the loop.
     model = yield blocking(_bound, agent, ctx, runtime)
-    for _ in range(2):
+    for attempt in range(2):
+        if attempt:
+            # Asking the same prompt again is no retry for a local model decoding greedily:
+            # it ends at once again (seen from Qwen2.5-Coder-1.5B). Say what was wrong.
+            prompt = [*prompt, HumanMessage(content=f"{SYSTEM_NOTE_PREFIX} {EMPTY_NOTE}")]
         try:
             response = _clean((yield model_call(model, prompt)), agent.tools_by_name)
         except Exception as error:

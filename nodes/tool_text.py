@@ -14,6 +14,10 @@ server hands that text back as the reply. Seen on llama.cpp and Ollama with Qwen
   (Qwen's and Hermes' own format, which a server without the right parser passes through);
 - with text before or after the call ("Sure! Let me save that. {...}").
 
+A tool result's markup copied into the answer (``<tool_response>...</tool_response>``, how
+Qwen's template shows results) is cut out too: seen from Qwen2.5-Coder-1.5B late in long
+conversations, it is never a reply; an answer that was only that is an error the model sees.
+
 ``parse_text_calls`` is pure and never raises: it returns the calls it could read, the text
 left around them (kept as the model's inner monologue, never shown to the user), and, for text
 that clearly tries to be a call but is not valid JSON, the error the model is told so it can
@@ -32,6 +36,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 _TAGGED = re.compile(r"<tool_call>\s*(.*?)\s*(?:</tool_call>|$)", re.DOTALL)
+_ECHOED = re.compile(r"<tool_response>.*?(?:</tool_response>|$)", re.DOTALL)
+ECHO_ERROR = (
+    "your answer repeated a tool result (<tool_response>...); tool results come from the "
+    "tools. To answer the user, call send_message"
+)
 _FENCED = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _ARGUMENT_KEYS = ("arguments", "parameters", "args", "input", "tool_input")
 _NAME_KEYS = ("name", "tool", "tool_name", "function")
@@ -50,19 +59,27 @@ class TextCalls:
     """(the text that looked like a call, why it could not be read)."""
     text: str = ""
     """The answer with the calls cut out (stripped)."""
+    echoed: bool = False
+    """The answer copied a tool result's markup (``<tool_response>``), cut out of ``text``."""
 
     @property
     def found(self) -> bool:
-        return bool(self.calls or self.errors)
+        return bool(self.calls or self.errors or self.echoed)
 
 
 def parse_text_calls(content: str, known_tools: Collection[str] = ()) -> TextCalls:
     """Tool calls written in ``content`` (see the module docstring for the forms read)."""
-    if not content or ("{" not in content and "<tool_call>" not in content):
+    if not content or ("{" not in content and "<tool_" not in content):
         return TextCalls(text=content.strip() if content else "")
     known = frozenset(known_tools)
     result = TextCalls()
     remaining = content
+
+    # 0. A tool result's markup copied from the prompt (Qwen's template shows results as
+    # <tool_response> blocks): never a reply. Alone, the model is told to call a tool.
+    if "<tool_response>" in remaining:
+        result.echoed = True
+        remaining = _ECHOED.sub(" ", remaining)
 
     # 1. <tool_call> tags: everything inside is meant as a call.
     if "<tool_call>" in remaining:
@@ -94,6 +111,8 @@ def parse_text_calls(content: str, known_tools: Collection[str] = ()) -> TextCal
 
     result.calls = _distinct(result.calls)[:MAX_TEXT_CALLS]
     result.text = re.sub(r"[ \t]*\n[ \t]*\n\s*", "\n\n", remaining).strip()
+    if result.echoed and not (result.calls or result.errors or result.text):
+        result.errors.append(("<tool_response>", ECHO_ERROR))
     return result
 
 

@@ -340,3 +340,21 @@ def test_a_corrupted_checkpoint_file_is_one_error_line(tmp_path: Path) -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), describe(result)
     assert str(db) in lines[0] and "Fix" in lines[0], describe(result)
+
+
+def test_chat_without_ollama_talks_with_the_embedded_engine(dead_url: str, tmp_path: Path) -> None:
+    """A fresh machine: no Ollama answers, so the chat says so and runs a local model."""
+    env = {**cli_env(tmp_path, dead_url), "MEMGPT_LOCAL_MODEL": "smollm2-135m"}
+    args = ["chat", "--thread", THREAD, "--db", str(tmp_path / "c.sqlite")]
+    result = run_cli(args, "Hello! Who are you?\n/memory\n/quit\n", env, tmp_path)
+
+    assert result.returncode == 0, describe(result)
+    assert "Traceback" not in result.stderr + result.stdout, describe(result)
+    out = result.stdout
+    assert f"Ollama is not reachable at {dead_url}" in out, describe(result)
+    assert "using the embedded llama.cpp engine with smollm2-135m" in out, describe(result)
+    assert "MEMGPT_MODEL" in out, describe(result)
+    assert "model llamacpp:smollm2-135m" in out, describe(result)
+    # The real model answered the turn (its words vary), then /memory showed the blocks.
+    assert "assistant> " in out, describe(result)
+    assert "[persona]" in out.split("assistant> ", 1)[1], describe(result)

@@ -127,6 +127,24 @@ async def test_a_dead_model_fails_the_run_with_one_log_line(
     assert not any("Run encountered an error" in line for line in failures), log
 
 
+async def test_a_run_on_the_embedded_engine(dev_server: DevServer) -> None:
+    """The llamacpp: spec works from a run's context, off the server's event loop (the
+    engine starts inside the run; langgraph dev's blocking-call detector is on)."""
+    client = get_client(url=dev_server.url)
+    thread = await client.threads.create()
+    context = {"user_id": USER, "model": "llamacpp:smollm2-135m", "max_output_tokens": 48}
+
+    result = await client.runs.wait(
+        thread["thread_id"], "memgpt", input=user("Hello!"), context=context, raise_error=False
+    )
+
+    assert "__error__" not in result, (result, dev_server.output())
+    answers = [m for m in result["messages"] if m["type"] == "ai"]
+    assert answers and answers[-1]["usage_metadata"]["input_tokens"] > 0, result
+    assert answers[-1]["usage_metadata"]["output_tokens"] <= 48
+    assert "Blocking call" not in dev_server.output()
+
+
 async def test_without_api_keys_studio_and_any_key_get_in(dev_server: DevServer) -> None:
     """langgraph.json has custom auth (server/auth.py); with no MEMGPT_API_KEYS it is the
     single-user local mode: Studio's requests (x-auth-scheme: langsmith), clients without a

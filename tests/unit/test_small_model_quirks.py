@@ -75,3 +75,7 @@ def test_empty_answer_is_retried_once(make_agent) -> None:
     state = agent.say("hi")
     assert state["messages"][-1].content == "Hi there"
     assert len(agent.model.prompts) == 2
+    # The retry says what was wrong (a greedy local model would end at once again), and the
+    # note is not kept in the queue.
+    assert "Your answer was empty" in agent.model.prompts[1][-1].content
+    assert not any("Your answer was empty" in str(m.content) for m in state["messages"])

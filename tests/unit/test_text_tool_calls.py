@@ -78,6 +78,17 @@ def test_plain_answers_and_other_json_are_left_alone() -> None:
         assert found.text == text.strip()
 
 
+def test_a_copied_tool_result_is_never_a_reply() -> None:
+    echo = "<tool_response>\nMessage sent to the user.\n</tool_response>"
+    alone = parse_text_calls(echo, TOOLS)
+    assert not alone.calls and alone.text == ""
+    assert "call send_message" in alone.errors[0][1]
+    with_reply = parse_text_calls(f"{echo}\nHello again!", TOOLS)
+    assert not with_reply.errors and with_reply.text == "Hello again!"
+    with_call = parse_text_calls(f"{echo}\n{json.dumps(SEND)}", TOOLS)
+    assert [c["name"] for c in with_call.calls] == ["send_message"] and not with_call.errors
+
+
 def test_broken_call_text_is_an_error_not_a_reply() -> None:
     for text in (
         '{"name": "send_message", "arguments": {"message": "Hello Ada!"',  # cut off
