@@ -617,24 +617,21 @@ def parser() -> argparse.ArgumentParser:
 
 def run_engine(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``engine list``: packaged models and the binary; ``engine prepare``: build and fetch."""
-    from langgraph_memgpt.engine.build import EngineBuildError, ensure_llama_server
-    from langgraph_memgpt.engine.build import find_llama_server as find_binary
-    from langgraph_memgpt.engine.weights import ModelFileError, iter_models, resolve_model_file
+    from langgraph_memgpt.engine.build import find_llama_server
+    from langgraph_memgpt.engine.weights import iter_models
 
     if args.action == "list":
-        binary = find_binary()
+        binary = find_llama_server()
         print(f"llama-server: {binary or 'not built yet (engine prepare builds it)'}", file=out)
         for model, ready in iter_models():
             state = "ready" if ready else "not fetched"
             print(f"  {model.name:<22} {state:<12} {model.description}", file=out)
         return 0
-    try:
-        print(f"llama-server: {ensure_llama_server()}", file=out)
-        for name in args.models or [DEFAULT_LOCAL_MODEL]:
-            print(f"{name}: {resolve_model_file(name)}", file=out)
-    except (EngineBuildError, ModelFileError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
+    for name in args.models or [DEFAULT_LOCAL_MODEL]:
+        problem = prepare_engine(name)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
     return 0
 
 

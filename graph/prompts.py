@@ -144,9 +144,23 @@ def for_model(queue: Sequence[BaseMessage]) -> list[BaseMessage]:
         elif isinstance(message, HumanMessage | ToolMessage):
             # What users and tools (search results quoting stored text) say is data.
             converted.append(_defused(message))
+        elif isinstance(message, AIMessage) and message.invalid_tool_calls:
+            converted.append(_named_invalid_calls(message))
         else:
             converted.append(message)
     return converted
+
+
+def _named_invalid_calls(message: AIMessage) -> AIMessage:
+    """An answer whose calls could not be read is sent back with each call named ("unknown"
+    where the model gave no name, as its error result is) and its text as the arguments:
+    OpenAI-style servers reject a call whose name or arguments are null (llama-server answers
+    HTTP 500 "type must be string, but is null")."""
+    calls = [
+        {**call, "name": call.get("name") or "unknown", "args": call.get("args") or ""}
+        for call in message.invalid_tool_calls
+    ]
+    return message.model_copy(update={"invalid_tool_calls": calls})
 
 
 def build_prompt(

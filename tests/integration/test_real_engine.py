@@ -23,6 +23,7 @@ from langgraph_memgpt.engine.server import ChatLlamaCpp
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.nodes.reason import TEXT_CALLS_KEY
+from pydantic import Field
 
 pytestmark = pytest.mark.integration
 
@@ -91,16 +92,18 @@ def test_output_is_bounded_by_the_context(tmp_path: Path) -> None:
 
 
 class ForcedText(ChatLlamaCpp):
-    """The real engine, its sampling held by a grammar to one exact text: what a small model
-    writes, byte for byte, through llama-server, the OpenAI client and the graph."""
+    """The real engine, its sampling held by a grammar to one exact text per model call: what
+    a small model writes, byte for byte, through llama-server, the OpenAI client and the
+    graph. ``forced`` lists the texts of successive calls (the last one repeats)."""
 
-    forced: str = ""
+    forced: list[str] = Field(default_factory=list)
 
     def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        # llama-server refuses a grammar with tool_choice "auto"; the tools are still in the
-        # chat template, as in a real call.
+        # The graph binds the tools before each model call. llama-server refuses a grammar
+        # with tool_choice "auto"; the tools are still in the chat template, as in a real call.
+        text = self.forced.pop(0) if len(self.forced) > 1 else self.forced[0]
         bound = super().bind_tools(tools, tool_choice="none", **kwargs)
-        return bound.bind(extra_body={"grammar": gbnf_literal(self.forced)})
+        return bound.bind(extra_body={"grammar": gbnf_literal(text)})
 
 
 def gbnf_literal(text: str) -> str:
@@ -121,7 +124,7 @@ FORMS = {
 def test_calls_written_as_text_by_the_real_engine_run(form: str) -> None:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    model = ForcedText(model_ref=SMOL, context_window=4096, max_tokens=120, forced=FORMS[form])
+    model = ForcedText(model_ref=SMOL, context_window=4096, max_tokens=120, forced=[FORMS[form]])
     agent = build_graph(model, checkpointer=InMemorySaver())
     state = agent.invoke(
         {"messages": [("user", "Hi, I'm Ada.")]},
@@ -130,6 +133,29 @@ def test_calls_written_as_text_by_the_real_engine_run(form: str) -> None:
     )
     answer = ai_messages(state["messages"])[0]
     assert answer.additional_kwargs[TEXT_CALLS_KEY] == {"calls": 1, "unreadable": 0}
+    assert [reply_text(m) for m in ai_messages(state["messages"]) if reply_text(m)] == [
+        "Hello Ada!"
+    ]
+
+
+def test_an_unreadable_call_from_the_real_engine_is_corrected_on_the_next_call() -> None:
+    """The unreadable call goes back to the engine with the error: every field a string
+    (llama-server once answered that prompt with HTTP 500, "type must be string, but is
+    null"), and the model's next answer runs."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    broken = '{"name": "send_message", "arguments": {"message": "Hello'
+    model = ForcedText(
+        model_ref=SMOL, context_window=4096, max_tokens=120, forced=[broken, FORMS["bare object"]]
+    )
+    agent = build_graph(model, checkpointer=InMemorySaver())
+    state = agent.invoke(
+        {"messages": [("user", "Hi, I'm Ada.")]},
+        {"configurable": {"thread_id": "broken"}},
+        context=Context(model="llamacpp", context_window=4096),
+    )
+    errors = [m for m in state["messages"] if m.type == "tool" and m.status == "error"]
+    assert len(errors) == 1 and "not valid JSON" in errors[0].content
     assert [reply_text(m) for m in ai_messages(state["messages"]) if reply_text(m)] == [
         "Hello Ada!"
     ]
