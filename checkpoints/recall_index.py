@@ -667,11 +667,12 @@ class RecallIndex:
             semantic = self._semantic_ranking(tid, query, allowed)
         scores: dict[int, float] = {}
         for ranking, weight in ((keyword, KEYWORD_WEIGHT), (semantic, SEMANTIC_WEIGHT)):
-            for rank, rowid in enumerate(ranking):
+            # Excluded rows leave before ranks are given: the asking turn is usually the
+            # closest match to its own query, and in place it would push every hit down a rank.
+            kept = (rowid for rowid in ranking if rowid not in excluded)
+            for rank, rowid in enumerate(kept):
                 scores[rowid] = scores.get(rowid, 0.0) + weight / (RRF_K + rank + 1)
-        ranked = sorted(
-            (item for item in scores.items() if item[0] not in excluded), key=lambda i: -i[1]
-        )
+        ranked = sorted(scores.items(), key=lambda i: -i[1])
         return self._page(ranked, len(ranked), page, limit, offset_applied=False)
 
     def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
