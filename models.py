@@ -150,8 +150,13 @@ def ollama_answers(base_url: str = "", timeout: float = 1.0) -> bool:
         return False
 
 
+def local_model() -> str:
+    """The embedded engine's model when none is named: ``$MEMGPT_LOCAL_MODEL`` or the default."""
+    return os.environ.get(LOCAL_MODEL_ENV) or DEFAULT_LOCAL_MODEL
+
+
 def local_model_spec() -> str:
-    return f"llamacpp:{os.environ.get(LOCAL_MODEL_ENV) or DEFAULT_LOCAL_MODEL}"
+    return f"llamacpp:{local_model()}"
 
 
 def resolve_model_spec(spec: str, base_url: str = "") -> tuple[str, str | None]:
@@ -224,7 +229,7 @@ def _build(
         from langgraph_memgpt.engine.server import ChatLlamaCpp
 
         return ChatLlamaCpp(
-            model_ref=name or DEFAULT_LOCAL_MODEL,
+            model_ref=name or local_model(),
             context_window=context_window,
             max_tokens=max_output_tokens,
             timeout=timeout,

@@ -291,10 +291,13 @@ _PG_WRITES = (
     "SELECT checkpoint_id, task_id, idx, type, blob FROM checkpoint_writes WHERE thread_id = %s "
     "AND checkpoint_ns = '' AND channel = %s AND checkpoint_id >= %s"
 )
+# The new checkpoints, and the children of those whose writes are read again (from the writes
+# cursor on): without them, writes already found stale would count as replayed the next time.
 _PG_VERSIONS = (
     "SELECT checkpoint_id, parent_checkpoint_id, checkpoint -> 'channel_versions' ->> %s AS "
     "version, (checkpoint -> 'channel_values') ? %s AS snapshot FROM checkpoints "
-    "WHERE thread_id = %s AND checkpoint_ns = '' AND checkpoint_id > %s"
+    "WHERE thread_id = %s AND checkpoint_ns = '' AND (checkpoint_id > %s "
+    "OR parent_checkpoint_id >= %s)"
 )
 _PG_NEWEST = (
     "SELECT max(checkpoint_id) AS newest FROM checkpoints WHERE thread_id = %s "
@@ -343,7 +346,7 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
     all_write_rows = yield query(_PG_WRITES, (thread_id, QUEUE_CHANNEL, after_checkpoint))
     blob_rows = yield query(_PG_BLOBS, (thread_id, QUEUE_CHANNEL, after_version))
     version_rows = yield query(
-        _PG_VERSIONS, (QUEUE_CHANNEL, QUEUE_CHANNEL, thread_id, versions_after)
+        _PG_VERSIONS, (QUEUE_CHANNEL, QUEUE_CHANNEL, thread_id, versions_after, after_checkpoint)
     )
     replayed = replayed_writes(
         {

@@ -32,6 +32,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from langgraph_memgpt.models import ModelUnavailableError
 
@@ -47,6 +48,17 @@ _X86_FEATURES = {
     "GGML_AVX512_VNNI": "avx512_vnni",
     "GGML_AVX512_BF16": "avx512_bf16",
     "GGML_AVX_VNNI": "avx_vnni",
+}
+# Features ggml compiles in by default once GGML_NATIVE is off: switched off where the CPU
+# lacks them (an older CPU would die of SIGILL), and left out of the options (so out of the
+# cache key) where it has them.
+_X86_BASELINE = {
+    "GGML_SSE42": "sse4_2",
+    "GGML_AVX": "avx",
+    "GGML_AVX2": "avx2",
+    "GGML_BMI2": "bmi2",
+    "GGML_FMA": "fma",
+    "GGML_F16C": "f16c",
 }
 _PROGRESS = re.compile(r"^\[\s*(\d+)%\]")
 
@@ -82,6 +94,10 @@ def cmake_options() -> list[str]:
         "-DGGML_AMX_BF16=OFF",
     ]
     flags = _cpu_flags()
+    if flags:  # not x86 Linux (no /proc/cpuinfo flags): ggml's own defaults
+        options.extend(
+            f"-D{option}=OFF" for option, flag in _X86_BASELINE.items() if flag not in flags
+        )
     for option, flag in _X86_FEATURES.items():
         options.append(f"-D{option}={'ON' if flag in flags else 'OFF'}")
     return options
@@ -127,7 +143,7 @@ def ensure_llama_server(progress: Progress | None = None) -> Path:
         return found
     target = cache_dir()
     target.mkdir(parents=True, exist_ok=True)
-    with _exclusive(target / ".lock"):
+    with exclusive_lock(target / ".lock"):
         binary = target / BINARY_NAME
         if binary.is_file():  # another process built it while we waited for the lock
             return binary
@@ -186,7 +202,7 @@ def build_llama_server(target: Path, progress: Progress) -> None:
     progress("done", 100)
 
 
-def _download_sdist(work: Path, log, log_path: Path) -> Path:
+def _download_sdist(work: Path, log: TextIO, log_path: Path) -> Path:
     _run(
         [
             sys.executable,
@@ -225,24 +241,28 @@ def _unpack_vendored_llama_cpp(sdist: Path, into: Path) -> Path:
 
 def _run(
     command: list[str],
-    log,
+    log: TextIO,
     log_path: Path,
     stage: str,
     on_line: Callable[[str], None] | None = None,
 ) -> None:
     log.write(f"$ {' '.join(command)}\n")
     log.flush()
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
-    )
-    assert process.stdout is not None
     tail: list[str] = []
-    for line in process.stdout:
-        log.write(line)
-        tail = [*tail[-19:], line.rstrip()]
-        if on_line is not None:
-            on_line(line)
-    if process.wait() != 0:
+    with subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace"
+    ) as process:
+        assert process.stdout is not None
+        try:
+            for line in process.stdout:
+                log.write(line)
+                tail = [*tail[-19:], line.rstrip()]
+                if on_line is not None:
+                    on_line(line)
+        except BaseException:
+            process.kill()  # a Ctrl-C or a full disk: leave no compiler running
+            raise
+    if process.returncode != 0:
         log.flush()
         reason = _first_error(tail)
         raise EngineBuildError(
@@ -282,8 +302,9 @@ def _print_progress(stage: str, percent: int | None) -> None:
 
 
 @contextmanager
-def _exclusive(lock_path: Path) -> Iterator[None]:
-    """One build per machine at a time (tests and a chat may start it together)."""
+def exclusive_lock(lock_path: Path) -> Iterator[None]:
+    """One holder per machine at a time of ``lock_path`` (an flock): one build, one model
+    assembly (tests and a chat may start them together)."""
     with open(lock_path, "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:

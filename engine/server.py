@@ -120,6 +120,11 @@ class LlamaServer:
                 return
             except _PortTaken:
                 self.stop()
+            except BaseException:
+                # A Ctrl-C or error while the model loads: the server runs in its own session
+                # (a Ctrl-C never reaches it) and is not registered yet, so stop it here.
+                self.stop()
+                raise
         raise EngineStartError(f"llama-server found no free port; log: {self.log_path}")
 
     def _wait_healthy(self, timeout: float) -> None:
@@ -237,6 +242,7 @@ class ChatLlamaCpp(BaseChatModel):
     server_args: tuple[str, ...] = ()
 
     _client: Any = PrivateAttr(default=None)
+    _server: LlamaServer | None = PrivateAttr(default=None)
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @property
@@ -259,7 +265,11 @@ class ChatLlamaCpp(BaseChatModel):
     def client(self) -> Any:
         """The ChatOpenAI talking to the running server (started here if it is not)."""
         with self._lock:
-            server = self.server()
+            # Found once, then reused while it runs: finding it checks the binary and the
+            # model file (a sha256, or a hub request for hf: models) on every call otherwise.
+            if self._client is not None and self._server is not None and self._server.running():
+                return self._client
+            server = self._server = self.server()
             if self._client is None or self._client.openai_api_base != f"{server.url}/v1":
                 from langchain_openai import ChatOpenAI
 

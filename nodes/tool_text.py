@@ -45,6 +45,7 @@ _FENCED = re.compile(r"```[ \t]*([A-Za-z_]*)[ \t]*\n?(.*?)(?:```|$)", re.DOTALL)
 _ARGUMENT_KEYS = ("arguments", "parameters", "args", "input", "tool_input")
 _NAME_KEYS = ("name", "tool", "tool_name", "function")
 _CALL_HINT = re.compile(r'"(?:name|tool|tool_name|function)"\s*:', re.IGNORECASE)
+_ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters|args)"\s*:', re.IGNORECASE)
 MAX_TEXT_CALLS = 16
 """Calls read from one answer at most; a model listing hundreds is looping, not working."""
 
@@ -84,15 +85,15 @@ def parse_text_calls(content: str, known_tools: Collection[str] = ()) -> TextCal
     # 1. <tool_call> tags: everything inside is meant as a call.
     if "<tool_call>" in remaining:
         for match in _TAGGED.finditer(remaining):
-            _read_block(match.group(1), known, result, explicit=True)
+            _read_block(match.group(1), known, result)
         remaining = _TAGGED.sub(" ", remaining)
 
     # 2. Fenced blocks: a call if the block holds call-shaped JSON.
     def fenced(match: re.Match[str]) -> str:
         body = match.group(2).strip()
-        if not body.startswith(("{", "[")) or not _CALL_HINT.search(body):
+        if not body.startswith(("{", "[")) or not _attempted_call(body, known):
             return match.group(0)  # a code sample, not a call: keep it in the text
-        _read_block(body, known, result, explicit=True)
+        _read_block(body, known, result)
         return " "
 
     if "```" in remaining:
@@ -128,22 +129,27 @@ def _distinct(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return kept
 
 
-def _read_block(text: str, known: frozenset[str], result: TextCalls, *, explicit: bool) -> bool:
-    """Read calls from a block meant as JSON; True if it was call-shaped (read or not)."""
+def _read_block(text: str, known: frozenset[str], result: TextCalls) -> None:
+    """Read calls from a block the model marked as a call (tags, a fence); a block that is
+    not one gets an error the model can act on."""
     value, error = _loads_forgiving(text)
-    if error is None:
-        calls = [c for c in map(lambda v: _as_call(v, known), _items(value)) if c is not None]
-        if calls:
-            result.calls.extend(calls)
-            return True
-        if explicit and _CALL_HINT.search(text):
-            result.errors.append((text, "the call has no tool name or no arguments object"))
-            return True
-        return False
-    if explicit or _CALL_HINT.search(text):
+    if error is not None:
         result.errors.append((text, error))
-        return True
-    return False
+        return
+    calls = [c for c in (_as_call(v, known) for v in _items(value)) if c is not None]
+    if calls:
+        result.calls.extend(calls)
+    elif _CALL_HINT.search(text):
+        result.errors.append((text, "the call has no tool name or no arguments object"))
+
+
+def _attempted_call(candidate: str, known: frozenset[str]) -> bool:
+    """Undecodable text that was meant as a call: it names a tool of ours, or has an
+    arguments object. ``{"name": ..., "age": ...}`` in an answer about JSON is prose."""
+    head = candidate[:400]
+    return bool(_CALL_HINT.search(head)) and (
+        bool(_ARGUMENTS_KEY.search(head)) or any(f'"{name}"' in head for name in known)
+    )
 
 
 def _embedded_calls(text: str, known: frozenset[str], result: TextCalls) -> str:
@@ -159,7 +165,7 @@ def _embedded_calls(text: str, known: frozenset[str], result: TextCalls) -> str:
             value, length = decoder.raw_decode(candidate)
         except (json.JSONDecodeError, RecursionError):
             value, length = _doubled_braces(candidate)
-            if value is None and _CALL_HINT.match(candidate[1:].lstrip()):
+            if value is None and _attempted_call(candidate, known):
                 broken = True
         call = _as_call(value, known) if value is not None else None
         if call is None:

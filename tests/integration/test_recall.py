@@ -290,3 +290,53 @@ def test_the_postgres_log_is_read_in_order(postgres_url: str, index_file: Path) 
         model = ScriptedChatModel(default=reply("Noted!"))
         chat(build_graph(model, checkpointer=saver, summarizer=summarizer()), 40)
         assert human_texts_in_log(saver) == said(40)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_stale_writes_stay_out_of_recall_read_by_read(
+    kind: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """A turn whose one checkpoint was never saved (``durability="exit"``, the process died)
+    leaves writes no state contains; sent again, it shows once. The index reads the log a
+    batch at a time, and a later read must not take the stale writes back in."""
+    from contextlib import ExitStack
+
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    with ExitStack() as stack:
+        if kind == "sqlite":
+            saver = stack.enter_context(open_sqlite_checkpointer(tmp_path / "c.sqlite"))
+        else:
+            url = request.getfixturevalue("postgres_url")
+            saver = stack.enter_context(PostgresSaver.from_conn_string(url))
+            saver.setup()
+            saver.delete_thread("ada")  # the server is shared with the other Postgres tests
+        agent = build_graph(ScriptedChatModel(default=reply("Noted!")), checkpointer=saver)
+        found: dict[str, Any] = {}
+        cursor: dict[str, Any] = {}
+
+        def say(text: str) -> None:
+            nonlocal cursor
+            try:
+                agent.invoke({"messages": [("user", text)]}, CONFIG, durability="exit")
+            finally:  # the index reads after every turn, failed or not
+                batch = drive(read_log(saver, "ada", cursor))
+                found.update({m.id: m for m in batch.messages})
+                cursor = batch.cursor
+
+        say("First turn.")
+        original_put = saver.put
+        saver.put = lambda *a, **k: (_ for _ in ()).throw(OSError("killed"))  # type: ignore
+        with pytest.raises(OSError):
+            say("Second turn.")
+        saver.put = original_put  # type: ignore[method-assign]
+        say("Second turn.")
+        say("Third turn.")
+        queue = agent.get_state(CONFIG).values["messages"]
+
+    assert [m.content for m in found.values() if m.type == "human"] == [
+        "First turn.",
+        "Second turn.",
+        "Third turn.",
+    ]
+    assert set(found) == {m.id for m in queue}

@@ -34,12 +34,22 @@ def test_a_configured_binary_wins_and_a_bad_one_is_one_line(
         build.find_llama_server()
 
 
-def test_the_build_is_cached_by_version_and_cpu_without_amx() -> None:
+def test_the_build_fits_the_cpu_and_is_cached_per_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    modern = {"sse4_2", "avx", "avx2", "bmi2", "fma", "f16c", "avx512f", "amx_int8", "amx_tile"}
+    monkeypatch.setattr(build, "_cpu_flags", lambda: modern)
     options = build.cmake_options()
-    assert "-DGGML_NATIVE=OFF" in options and "-DGGML_AMX_INT8=OFF" in options
-    assert "-DBUILD_SHARED_LIBS=OFF" in options
-    assert build.cache_dir().name.startswith(build.LLAMA_CPP_PYTHON_VERSION + "-")
-    assert build.cache_dir().is_relative_to(build.cache_root())
+    # AMX crashed llama-server in these VMs: off even where the CPU lists it.
+    assert "-DGGML_AMX_INT8=OFF" in options and "-DGGML_AVX512=ON" in options
+    assert not any(option.startswith("-DGGML_AVX2") for option in options)  # ggml's default, ON
+    modern_dir = build.cache_dir()
+    assert modern_dir.name.startswith(build.LLAMA_CPP_PYTHON_VERSION + "-")
+    assert modern_dir.is_relative_to(build.cache_root())
+
+    monkeypatch.setattr(build, "_cpu_flags", lambda: {"sse4_2", "avx"})  # an older CPU
+    options = build.cmake_options()
+    assert "-DGGML_AVX2=OFF" in options and "-DGGML_FMA=OFF" in options
+    assert "-DGGML_AVX512=OFF" in options and "-DGGML_AVX=OFF" not in options
+    assert build.cache_dir() != modern_dir, "a binary built for one CPU is not another's"
 
 
 def test_a_build_without_its_tools_says_what_is_missing_in_one_line(

@@ -62,6 +62,25 @@ def test_a_message_sent_again_with_its_id_is_answered_once() -> None:
     assert len(model.prompts) > calls
 
 
+def test_a_message_sent_again_as_the_window_crosses_the_warning_is_answered_once() -> None:
+    """The long reply fills the window past the warning only after the turn's last check, so
+    the re-sent message's check is the one that would alert: no alert, no second answer."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    model = ScriptedChatModel(default=reply("word " * 900))
+    agent = build_graph(model, checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "t"}}
+    small = Context(context_window=4096, model="scripted")
+    message = {"role": "user", "content": "Tell me a long story.", "id": "msg-1"}
+    first = agent.invoke({"messages": [message]}, config, context=small)
+    again = agent.invoke({"messages": [message]}, config, context=small)
+    assert len(model.prompts) == 1
+    assert [m.type for m in again["messages"]] == [m.type for m in first["messages"]]
+    # A new message is answered, and it is the one the alert comes with.
+    later = agent.invoke({"messages": [("user", "And another?")]}, config, context=small)
+    assert len(model.prompts) == 2 and any(m.type == "system" for m in later["messages"])
+
+
 def test_a_lost_turn_sent_again_stores_its_passage_once() -> None:
     """The first attempt stored the passage but its checkpoints were lost (new call ids)."""
     from langgraph.checkpoint.memory import InMemorySaver

@@ -2,8 +2,10 @@
 
 The forms are the ones seen from Qwen2.5-Coder 0.5B/1.5B on llama.cpp (a bare object, doubled
 braces, a ```json fence) plus the other common ones (tags, lists, prose around the call).
-Each is checked through the whole graph with the scripted model: the call runs, the user
-never sees the JSON, and unreadable call-like text is answered with a corrective error.
+Each form is read by the parser; the graph tests (scripted model) check that a call read from
+text runs, that the user never sees the JSON, and that unreadable call-like text is answered
+with a corrective error while the turn goes on. Prose and code samples that merely contain
+JSON stay a reply.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def test_plain_answers_and_other_json_are_left_alone() -> None:
         '{"title": "Cat Name Change"}',
         "```python\nprint({'a': 1})\n```",
         '{"name": "Ada", "age": 36}',  # a name, but no tool of that name and no arguments
+        'Write it as {"name": ..., "age": ...} with your values.',  # not JSON, not a call
+        '```json\n{"name": "Ada", "age": 36}\n```',  # a code sample in a fence
     ):
         found = parse_text_calls(text, TOOLS)
         assert not found.found, text
