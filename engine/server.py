@@ -25,12 +25,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import os
+import queue
 import socket
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -108,8 +111,8 @@ class LlamaServer:
             self.port = free_port()
             self.log_path = logs / f"llama-server-{self.model_path.stem}-{self.port}.log"
             with open(self.log_path, "w") as log:
-                self.process = subprocess.Popen(
-                    self.command(),
+                self.process = _launcher.popen(
+                    args=self.command(),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -171,6 +174,62 @@ class LlamaServer:
 
 class _PortTaken(Exception):
     pass
+
+
+def _die_with_parent(parent: int) -> None:
+    """In the server's process before exec: SIGTERM it when the agent's process dies.
+
+    ``atexit`` stops servers on a normal exit only; a SIGKILLed or SIGTERMed agent (``langgraph
+    dev`` stopped, a killed worker) would leave a 1 GB model server running with no owner.
+    Linux sends the signal when the *thread* that started the child ends, so servers are
+    started from one thread that lives as long as the process (``_Launcher``).
+    """
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above: nobody would signal
+        os._exit(1)
+
+
+class _Launcher:
+    """Starts server processes from one daemon thread (see ``_die_with_parent``)."""
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[dict[str, Any], queue.SimpleQueue[Any]]] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def popen(self, **kwargs: Any) -> subprocess.Popen:
+        if not sys.platform.startswith("linux"):
+            return subprocess.Popen(**kwargs)
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._serve, name="llama-server-launcher", daemon=True
+                )
+                self._thread.start()
+        answer: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._requests.put((kwargs, answer))
+        result = answer.get()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _serve(self) -> None:
+        parent = os.getpid()
+        while True:
+            kwargs, answer = self._requests.get()
+            try:
+                answer.put(subprocess.Popen(preexec_fn=partial(_die_with_parent, parent), **kwargs))
+            except BaseException as error:  # handed to the caller, who raises it
+                answer.put(error)
+
+
+_launcher = _Launcher()
 
 
 def free_port() -> int:

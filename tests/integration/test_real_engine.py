@@ -188,3 +188,41 @@ def test_qwen_small_model_conversation_shows_no_raw_json() -> None:
     # Every call ran and was answered, those read from text (marked) as much as native ones.
     calls = [c["id"] for m in answers for c in m.tool_calls]
     assert set(calls) <= answered_calls, "a tool call was left without its result"
+
+
+def test_the_engine_dies_with_a_killed_agent() -> None:
+    """A SIGKILLed agent process (no atexit) must not leave its model server running."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from langgraph_memgpt.engine.server import get_server\n"
+            f"server = get_server({SMOL!r}, 2048)\n"
+            "print(server.process.pid, flush=True)\n"
+            "import time; time.sleep(600)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        server_pid = int(agent.stdout.readline())
+        os.kill(server_pid, 0)  # running
+        agent.send_signal(signal.SIGKILL)
+        agent.wait()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.2)
+        os.kill(server_pid, signal.SIGKILL)
+        pytest.fail("llama-server outlived the agent that started it")
+    finally:
+        agent.kill()
