@@ -12,6 +12,7 @@ rendering changes.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from html import escape
@@ -151,16 +152,38 @@ def for_model(queue: Sequence[BaseMessage]) -> list[BaseMessage]:
     return converted
 
 
+UNPARSED_KEY = "unparsed"
+"""The one argument an unreadable call is shown with, its text as the model wrote it."""
+
+
 def _named_invalid_calls(message: AIMessage) -> AIMessage:
     """An answer whose calls could not be read is sent back with each call named ("unknown"
-    where the model gave no name, as its error result is) and its text as the arguments:
-    OpenAI-style servers reject a call whose name or arguments are null (llama-server answers
-    HTTP 500 "type must be string, but is null")."""
+    where the model gave no name, as its error result is) and its arguments a JSON object
+    (what the model wrote, under "unparsed", when that was not one).
+
+    OpenAI-style servers reject the whole request otherwise, and go on rejecting it for as long
+    as the call stays in the window: llama-server answers HTTP 500 to a null name ("type must
+    be string, but is null") and, for templates that render arguments as objects (Qwen's),
+    to arguments that are not JSON ("Failed to parse tool call arguments as JSON").
+    """
     calls = [
-        {**call, "name": call.get("name") or "unknown", "args": call.get("args") or ""}
+        {
+            **call,
+            "name": call.get("name") or "unknown",
+            "args": _json_object_text(call.get("args")),
+        }
         for call in message.invalid_tool_calls
     ]
     return message.model_copy(update={"invalid_tool_calls": calls})
+
+
+def _json_object_text(args: str | None) -> str:
+    try:
+        if isinstance(json.loads(args or ""), dict):
+            return str(args)
+    except ValueError:
+        pass
+    return json.dumps({UNPARSED_KEY: args or ""}, ensure_ascii=False)
 
 
 def build_prompt(

@@ -138,15 +138,23 @@ def test_calls_written_as_text_by_the_real_engine_run(form: str) -> None:
     ]
 
 
-def test_an_unreadable_call_from_the_real_engine_is_corrected_on_the_next_call() -> None:
-    """The unreadable call goes back to the engine with the error: every field a string
-    (llama-server once answered that prompt with HTTP 500, "type must be string, but is
-    null"), and the model's next answer runs."""
+@pytest.mark.parametrize("model_ref", [SMOL, QWEN_SMALL])
+def test_an_unreadable_call_from_the_real_engine_is_corrected_on_the_next_call(
+    model_ref: str,
+) -> None:
+    """The unreadable call goes back to the engine with the error, and the model's next answer
+    runs. llama-server once answered that prompt with HTTP 500, and went on doing so while the
+    call was in the window: "type must be string, but is null" for a call without a name, and,
+    with Qwen's template (it renders arguments as objects), "Failed to parse tool call
+    arguments as JSON"."""
     from langgraph.checkpoint.memory import InMemorySaver
 
     broken = '{"name": "send_message", "arguments": {"message": "Hello'
     model = ForcedText(
-        model_ref=SMOL, context_window=4096, max_tokens=120, forced=[broken, FORMS["bare object"]]
+        model_ref=model_ref,
+        context_window=4096,
+        max_tokens=120,
+        forced=[broken, FORMS["bare object"]],
     )
     agent = build_graph(model, checkpointer=InMemorySaver())
     state = agent.invoke(

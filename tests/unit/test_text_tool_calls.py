@@ -129,9 +129,12 @@ def test_unreadable_call_gets_the_corrective_error_and_the_turn_goes_on(make_age
     assert "not valid JSON" in errors[0].content and '"arguments"' in errors[0].content
     # The model saw the error and wrote the call again; the user saw only the real reply.
     assert "not valid JSON" in agent.model.prompts[1][-1].content
-    # The unreadable call went back named, its arguments a string (no null for the server).
+    # The unreadable call went back named, its arguments a JSON object holding what the model
+    # wrote (servers reject a null name, and arguments that are not JSON).
     sent_back = agent.model.prompts[1][-2].invalid_tool_calls[0]
-    assert sent_back["name"] == "unknown" and isinstance(sent_back["args"], str)
+    assert sent_back["name"] == "unknown"
+    written = '{"name": "send_message", "arguments": {"message": "Hi'
+    assert json.loads(sent_back["args"]) == {"unparsed": written}
     assert [reply_text(m) for m in state["messages"] if isinstance(m, AIMessage)][-1] == (
         "Hello Ada!"
     )
