@@ -181,7 +181,7 @@ def _json_object_text(args: str | None) -> str:
     try:
         if isinstance(json.loads(args or ""), dict):
             return str(args)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested past the parser's limit
         pass
     return json.dumps({UNPARSED_KEY: args or ""}, ensure_ascii=False)
 

@@ -156,3 +156,27 @@ def test_the_terminal_never_streams_a_call_written_as_text() -> None:
             printer.token(token)
         printer.end_stream()
     assert out.getvalue() == "  … Hello\n"
+
+
+def test_unreadable_calls_go_back_as_json_objects_whatever_they_hold() -> None:
+    """Servers reject a prompt with a call whose arguments are not a JSON object (llama-server
+    with Qwen's template: HTTP 500 on every later call), so what the model wrote is wrapped."""
+    from langchain_core.messages.tool import invalid_tool_call
+    from langgraph_memgpt.graph.prompts import for_model
+
+    written = ["", '{"message": "Hi', "[" * 5_000, '{"message": "Hi"}']
+    answer = AIMessage(
+        content="",
+        invalid_tool_calls=[
+            invalid_tool_call(name=None, args=text, id=f"c{i}", error="bad")
+            for i, text in enumerate(written)
+        ],
+    )
+    sent = for_model([answer])[0].invalid_tool_calls
+    assert [json.loads(call["args"]) for call in sent] == [
+        {"unparsed": ""},
+        {"unparsed": '{"message": "Hi'},
+        {"unparsed": "[" * 5_000},
+        {"message": "Hi"},
+    ]
+    assert {call["name"] for call in sent} == {"unknown"}
