@@ -41,6 +41,7 @@ from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.models import (
     LOCAL_MODEL_ENV,
     ModelUnavailableError,
+    error_line,
     first_line,
     local_model,
     ollama_url,
@@ -149,7 +150,7 @@ def prepare_model(ctx: Context) -> str | None:
     try:
         AgentSpec().chat_model(ctx)  # the very model the turns use (cached), built now
     except Exception as error:  # a missing package, a missing API key: one line either way
-        return first_line(str(error)) if str(error).strip() else type(error).__name__
+        return error_line(error)
     return None
 
 

@@ -337,6 +337,11 @@ def first_line(text: str) -> str:
     return text.strip().splitlines()[0][:200] if text.strip() else "no details"
 
 
+def error_line(error: BaseException) -> str:
+    """An error in one line: its message's first line, or its type when it has no message."""
+    return first_line(str(error)) if str(error).strip() else type(error).__name__
+
+
 def usage_input_tokens(message: Any) -> int | None:
     """The prompt size the model reported for a call, if it reported one."""
     usage = getattr(message, "usage_metadata", None)

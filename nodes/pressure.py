@@ -139,12 +139,11 @@ def check_memory_pressure(
     over_warning = budget["budget"] >= ctx.warning_fraction * window
     # A message delivered twice ends the run before the model (routing.nothing_to_answer); an
     # alert added now would sit after the answer already given and make it look unanswered.
-    starting = {**state, "step": update.get("step", state.get("step"))}
     if (
         over_warning
         and not warned
         and budget["budget"] < ctx.flush_fraction * window
-        and not nothing_to_answer(starting)
+        and not nothing_to_answer({**state, "step": update.get("step", state.get("step"))})
     ):
         alert = SystemMessage(
             content=PRESSURE_ALERT.format(percent=round(100 * budget["budget"] / window))
