@@ -48,6 +48,7 @@ from langgraph_memgpt.models import (
     resolve_model_spec,
     split_model_spec,
 )
+from langgraph_memgpt.nodes.tool_text import CALL_STARTS
 from langgraph_memgpt.portability import (
     AgentFileError,
     ThreadNotEmptyError,
@@ -65,7 +66,6 @@ from langgraph_memgpt.tools.base import ToolContext, ToolFailure
 from langgraph_memgpt.tools.recall import format_page, search_conversation
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
-CALL_STARTS = ("{", "[", "```", "<tool_call>")
 
 
 class Printer:

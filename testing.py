@@ -21,6 +21,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
+from langgraph_memgpt.nodes.tool_text import CALL_STARTS
 from langgraph_memgpt.tokens import count_text, message_text
 from pydantic import Field
 
@@ -93,3 +94,13 @@ class ScriptedChatModel(BaseChatModel):
                 "total_tokens": reported + 1,
             }
         return ChatResult(generations=[ChatGeneration(message=answer)])
+
+
+def looks_like_call_json(text: str | None) -> bool:
+    """Whether a reply, as the user would read it, is a tool call written as JSON.
+
+    A judge independent of the parser in ``nodes/tool_text.py``: it only asks how the text
+    begins and whether it names something, so it also catches what the parser missed.
+    """
+    stripped = (text or "").strip()
+    return stripped.startswith(CALL_STARTS) and '"name"' in stripped

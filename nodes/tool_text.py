@@ -46,6 +46,8 @@ _ARGUMENT_KEYS = ("arguments", "parameters", "args", "input", "tool_input")
 _NAME_KEYS = ("name", "tool", "tool_name", "function")
 _CALL_HINT = re.compile(r'"(?:name|tool|tool_name|function)"\s*:', re.IGNORECASE)
 _ARGUMENTS_KEY = re.compile(r'"(?:arguments|parameters|args)"\s*:', re.IGNORECASE)
+CALL_STARTS = ("{", "[", "```", "<tool_call>")
+"""How an answer that is a call written as text begins (once leading space is stripped)."""
 MAX_TEXT_CALLS = 16
 """Calls read from one answer at most; a model listing hundreds is looping, not working."""
 

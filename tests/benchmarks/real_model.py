@@ -51,6 +51,7 @@ from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.models import ModelUnavailableError
 from langgraph_memgpt.nodes.reason import TEXT_CALLS_KEY
+from langgraph_memgpt.testing import looks_like_call_json
 
 MODELS = ("qwen2.5-coder-1.5b", "qwen2.5-coder-0.5b")
 USER = "bench-user"
@@ -167,11 +168,6 @@ class CallMeter(BaseCallbackHandler):
                         "output": usage.get("output_tokens", 0),
                     }
                 )
-
-
-def looks_like_call_json(text: str | None) -> bool:
-    stripped = (text or "").strip()
-    return stripped.startswith(("{", "[", "```", "<tool_call>")) and '"name"' in stripped
 
 
 def answer_matches(reply: str, fact: Fact) -> bool:

@@ -23,6 +23,7 @@ from langgraph_memgpt.engine.server import ChatLlamaCpp
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.nodes.reason import TEXT_CALLS_KEY
+from langgraph_memgpt.testing import looks_like_call_json
 from pydantic import Field
 
 pytestmark = pytest.mark.integration
@@ -33,11 +34,6 @@ QWEN_SMALL = "qwen2.5-coder-0.5b"
 
 def ai_messages(messages: list[Any]) -> list[AIMessage]:
     return [m for m in messages if isinstance(m, AIMessage)]
-
-
-def looks_like_call_json(text: str | None) -> bool:
-    stripped = (text or "").strip()
-    return stripped.startswith(("{", "[", "```", "<tool_call>")) and '"name"' in stripped
 
 
 def test_turns_on_the_real_engine_lose_nothing_and_evict(tmp_path: Path) -> None:
