@@ -146,12 +146,37 @@ class TokenBudget(TypedDict):
 SNAPSHOT_EVERY = 200
 
 
+class ChatTurn(TypedDict):
+    """A turn a chat client started (server/branches.py): how its history is matched."""
+
+    id: str
+    """The id of the turn's user message."""
+    text_hash: str
+    chat_id: str | None
+
+
+def append_turns(turns: list[ChatTurn] | None, new: list[ChatTurn] | None) -> list[ChatTurn]:
+    return [*(turns or []), *(new or [])]
+
+
+def add_ids(ids: list[str] | None, new: list[str] | None) -> list[str]:
+    return list(dict.fromkeys([*(ids or []), *(new or [])]))
+
+
 class InputState(TypedDict):
-    """What a caller sends: new messages (usually one user message)."""
+    """What a caller sends: new messages (usually one user message).
+
+    A chat client's run also sends its turn's record, and a run that continues from an
+    earlier checkpoint (regenerate, edit) the ids of the messages of the turns it abandons.
+    Both are plain lists in the checkpoints, so a fork starts from the lists of its point.
+    """
 
     messages: Annotated[
         list[AnyMessage], DeltaChannel(queue_reducer, snapshot_frequency=SNAPSHOT_EVERY)
     ]
+    chat_turns: NotRequired[Annotated[list[ChatTurn], append_turns]]
+    forgotten_ids: NotRequired[Annotated[list[str], add_ids]]
+    """Messages of abandoned branches: still in the checkpoints, left out of recall search."""
 
 
 class MemGPTState(InputState, total=False):

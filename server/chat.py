@@ -1,23 +1,34 @@
 """``POST /v1/chat/completions`` and ``GET /v1/models``: the agent as an OpenAI-compatible model.
 
 Open WebUI and any OpenAI client can chat with the memory agent. The agent keeps its own
-history, so only the newest user message of a request is used (front ends resend the whole
-conversation; their system prompt and earlier turns are ignored). The user is the API key's
-when the server has keys (``server/auth.py``), else the ``user`` field or the ``X-User-Id``
-header picks them; each user has one thread, created on first contact.
+history, so a request's newest user message is the turn (front ends resend the whole
+conversation; their system prompt and earlier turns are not sent to the agent). The user is
+the API key's when the server has keys (``server/auth.py``), else the ``user`` field or the
+``X-User-Id`` header picks them; each user has one thread, created on first contact.
 
 A request becomes one run of the ``memgpt`` graph on that thread, streamed as ``updates``: the
 reply is what the agent sends with ``send_message`` (or a plain answer), so a streamed answer
 arrives one agent message at a time, each as soon as the model produced it. Several messages
-in one turn are joined with a blank line.
+in one turn are joined with a blank line. Besides plain turns:
+
+- a front end's background task (a chat title, tags, ...) is answered by the model without
+  touching memory, and never delays a turn (``tasks.py``);
+- a second message for a user whose turn is running waits in LangGraph's run queue
+  (``multitask_strategy="enqueue"``) for at most ``MEMGPT_QUEUE_WAIT_SECONDS``;
+- a regenerated or edited message continues the thread from where the client's history
+  parts from it (``branches.py``);
+- a client that disconnects cancels its run.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
 import time
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +41,7 @@ from langgraph_memgpt.server.backend import (
     graph_client,
     resolve_user,
 )
+from langgraph_memgpt.server.branches import TURN_KEY, ForkPoint, find_fork, text_hash
 from langgraph_memgpt.server.errors import ApiError, parse_json_body
 from langgraph_memgpt.server.openapi import documented
 from langgraph_memgpt.server.schemas import (
@@ -42,7 +54,7 @@ from langgraph_memgpt.server.schemas import (
     ModelList,
     Usage,
 )
-from langgraph_sdk.errors import ConflictError
+from langgraph_memgpt.server.tasks import GATE, answer_task, background_task
 from langgraph_sdk.schema import StreamPart
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -50,6 +62,10 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 MODEL_OWNER = "langgraph-memgpt"
 SERVER_STARTED = int(time.time())
 REPLY_SEPARATOR = "\n\n"
+CHAT_ID_HEADER = "x-openwebui-chat-id"
+"""Open WebUI sends its chat id when ENABLE_FORWARD_USER_INFO_HEADERS is on."""
+QUEUE_WAIT_ENV = "MEMGPT_QUEUE_WAIT_SECONDS"
+DEFAULT_QUEUE_WAIT_SECONDS = 300.0
 
 
 def message_text(content: str | list[dict[str, Any]] | None) -> str:
@@ -65,15 +81,23 @@ def message_text(content: str | list[dict[str, Any]] | None) -> str:
     )
 
 
-def newest_user_text(messages: Sequence[ChatMessage]) -> str:
-    """The text of the last user message: the only part of the request the agent needs."""
-    for message in reversed(messages):
-        if message.role == "user":
-            text = message_text(message.content)
-            if not text.strip():
-                raise ApiError(400, "the newest user message has no text", param="messages")
-            return text
-    raise ApiError(400, "messages contains no user message", param="messages")
+def conversation(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
+    """The request's messages as (role, text) pairs."""
+    return [(message.role, message_text(message.content)) for message in messages]
+
+
+def user_texts(messages: Sequence[tuple[str, str]]) -> list[str]:
+    """The texts of the user messages, oldest first; the last one is the turn."""
+    texts = [text for role, text in messages if role == "user"]
+    if not texts:
+        raise ApiError(400, "messages contains no user message", param="messages")
+    if not texts[-1].strip():
+        raise ApiError(400, "the newest user message has no text", param="messages")
+    return texts
+
+
+def queue_wait_seconds() -> float:
+    return float(os.environ.get(QUEUE_WAIT_ENV) or DEFAULT_QUEUE_WAIT_SECONDS)
 
 
 @dataclass
@@ -125,35 +149,54 @@ class Turn:
         )
 
 
-async def start_run(user_id: str, text: str) -> tuple[StreamPart, AsyncGenerator[StreamPart, None]]:
+async def start_run(
+    user_id: str, texts: Sequence[str], chat_id: str | None
+) -> tuple[StreamPart, AsyncGenerator[StreamPart, None]]:
     """Start the agent's turn on the user's thread; returns the first event and the rest.
 
-    The first event is awaited here, before any response is sent, so that a refused run
-    (the user's previous turn still running) becomes a 409 instead of a broken stream.
+    The first event (the run's metadata) comes when the run starts, behind any turn of the
+    user's that is still running; it is awaited here, before any response is sent, so that a
+    wait past the limit becomes a clear 503 instead of a broken stream.
     """
     client = graph_client()
     thread_id = await ensure_user_thread(client, user_id)
+    earlier = [text_hash(text) for text in texts[:-1]]
+    fork: ForkPoint | None = None
+    thread = await client.threads.get(thread_id)
+    if thread.get("status") != "busy":  # a busy thread's end is still moving: append
+        fork = await find_fork(client, thread_id, earlier, chat_id)
+    turn_id = str(uuid.uuid4())
+    run_input: dict[str, Any] = {
+        "messages": [{"role": "user", "content": texts[-1], "id": turn_id}],
+        "chat_turns": [{"id": turn_id, "text_hash": text_hash(texts[-1]), "chat_id": chat_id}],
+    }
+    if fork is not None:
+        run_input["forgotten_ids"] = fork.forgotten_ids
     events = client.runs.stream(
         thread_id,
         GRAPH_ID,
-        input={"messages": [{"role": "user", "content": text}]},
+        input=run_input,
         context={"user_id": user_id},
+        config={"metadata": {TURN_KEY: turn_id}},
+        checkpoint_id=fork.checkpoint_id if fork else None,
         stream_mode="updates",
-        # One turn at a time per user: a second message while the agent answers is refused,
-        # not interleaved into the same queue.
-        multitask_strategy="reject",
-        # A client that hangs up must not cut a turn in half (a memory edit made, its reply
-        # lost): the run finishes and the reply stays in the thread.
-        on_disconnect="continue",
+        # One turn at a time per user: a message sent while the agent answers the previous
+        # one waits in the server's run queue, and runs when that turn is done.
+        multitask_strategy="enqueue",
+        # A client that hangs up (Open WebUI's stop button) cancels its turn, queued or
+        # running; what the turn saved before is kept, as after any cancelled run.
+        on_disconnect="cancel",
     )
+    wait = queue_wait_seconds()
     try:
-        first = await anext(events)
-    except ConflictError:
+        first = await asyncio.wait_for(anext(events), wait)
+    except TimeoutError:
+        await events.aclose()  # the server sees the disconnect and cancels the queued run
         raise ApiError(
-            409,
-            "the agent is still answering this user's previous message; send this one when "
-            "it has finished",
-            type="conflict",
+            503,
+            f"the agent was still answering this user's earlier messages after {wait:.0f} s; "
+            f"this message was not sent, send it again ({QUEUE_WAIT_ENV} sets the wait)",
+            type="server_busy",
         ) from None
     return first, events
 
@@ -175,12 +218,27 @@ async def stream_turn(
     events: AsyncGenerator[StreamPart, None],
     model: str,
     include_usage: bool,
+    release: Callable[[], None],
 ) -> AsyncIterator[str]:
     """The run as OpenAI chat-completion chunks (server-sent events), ending with [DONE]."""
+    try:
+        async for line in _turn_chunks(turn, first, events, model, include_usage):
+            yield line
+    finally:
+        release()
+
+
+async def _turn_chunks(
+    turn: Turn,
+    first: StreamPart,
+    events: AsyncGenerator[StreamPart, None],
+    model: str,
+    include_usage: bool,
+) -> AsyncIterator[str]:
     turn.absorb(first)
     yield chunk(turn, model, {"role": "assistant", "content": ""})
     sent = 0
-    # aclosing: a client that hangs up closes the server stream at once (the run goes on).
+    # aclosing: a client that hangs up closes the server stream at once (which cancels the run).
     async with aclosing(events):
         async for part in events:
             for text in turn.absorb(part):
@@ -213,7 +271,7 @@ async def stream_turn(
     errors={
         400: "Invalid request (no user message, bad user id, ...)",
         404: "Unknown model",
-        409: "The user's previous message is still being answered",
+        503: "The user's earlier messages were still being answered after the queue wait",
         502: "The agent's run failed (e.g. the model server is unreachable)",
     },
 )
@@ -232,26 +290,79 @@ async def chat_completions(request: Request) -> Response:
             code="model_not_found",
         )
     user_id = resolve_user(request, payload.user)
-    text = newest_user_text(payload.messages)
-    first, events = await start_run(user_id, text)
+    messages = conversation(payload.messages)
+    if background_task(messages, (payload.model_extra or {}).get("metadata")) is not None:
+        reply = await answer_task(user_id, messages)
+        return reply_response(Turn(replies=[reply]), payload)
+    texts = user_texts(messages)
+    release = GATE.enter()
+    try:
+        first, events = await start_run(user_id, texts, request.headers.get(CHAT_ID_HEADER))
+    except BaseException:
+        release()
+        raise
     turn = Turn()
     if payload.stream:
         include_usage = bool(payload.stream_options and payload.stream_options.include_usage)
+        body = stream_turn(turn, first, events, payload.model, include_usage, release)
+        # A response dropped before its stream began never runs the stream's own release.
+        weakref.finalize(body, release)
         return StreamingResponse(
-            stream_turn(turn, first, events, payload.model, include_usage),
-            media_type="text/event-stream",
-            headers={"Cache-Control": "no-cache"},
+            body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    turn.absorb(first)
-    async for part in events:
-        turn.absorb(part)
+    try:
+        await until_disconnected(request, absorb_all(turn, first, events))
+    finally:
+        release()
     if turn.error:
         raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
+    return reply_response(turn, payload)
+
+
+async def absorb_all(
+    turn: Turn, first: StreamPart, events: AsyncGenerator[StreamPart, None]
+) -> None:
+    turn.absorb(first)
+    async with aclosing(events):  # closed when cancelled: the server then cancels the run
+        async for part in events:
+            turn.absorb(part)
+
+
+DISCONNECT_POLL_SECONDS = 1.0
+
+
+async def until_disconnected(request: Request, work: Awaitable[None]) -> None:
+    """Await ``work``, cancelling it if the client hangs up first.
+
+    A streamed response learns of a hang-up from Starlette; a plain one is awaited here and
+    would not, so the request is polled.
+    """
+    job = asyncio.ensure_future(work)
+    while not job.done():
+        await asyncio.wait({job}, timeout=DISCONNECT_POLL_SECONDS)
+        if not job.done() and await request.is_disconnected():
+            job.cancel()
+            await asyncio.gather(job, return_exceptions=True)
+            raise ApiError(499, "the client closed the connection; its run was cancelled")
+    job.result()
+
+
+def reply_response(turn: Turn, payload: ChatCompletionRequest) -> Response:
+    """A finished reply as a chat completion, streamed (in one chunk) if the client asked."""
+    content = REPLY_SEPARATOR.join(turn.replies)
+    if payload.stream:
+
+        async def one_chunk() -> AsyncIterator[str]:
+            yield chunk(turn, payload.model, {"role": "assistant", "content": content})
+            yield chunk(turn, payload.model, {}, finish="stop")
+            yield "data: [DONE]\n\n"
+
+        return StreamingResponse(one_chunk(), media_type="text/event-stream")
     completion = ChatCompletion(
         id=turn.completion_id,
         created=int(time.time()),
         model=payload.model,
-        choices=[Choice(message=AssistantMessage(content=REPLY_SEPARATOR.join(turn.replies)))],
+        choices=[Choice(message=AssistantMessage(content=content))],
         usage=turn.usage(),
     )
     return JSONResponse(completion.model_dump())

@@ -223,7 +223,11 @@ def _tool_steps(args: ConversationSearchArgs, ctx: ToolContext) -> NodeSteps[Too
             end_date=args.end_date,
             limit=args.limit,
             page=args.page,
-            exclude_ids=current_turn_ids(ctx.state.get("messages") or []),
+            # The asking turn is in view already; forgotten ids are on abandoned branches.
+            exclude_ids=[
+                *current_turn_ids(ctx.state.get("messages") or []),
+                *(ctx.state.get("forgotten_ids") or []),
+            ],
         )
     except ValueError as error:
         raise ToolFailure(str(error)) from None

@@ -9,6 +9,7 @@ uses its own user, so each has its own thread and archive.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -19,17 +20,23 @@ import openai
 import pytest
 from dev_server import WINDOW, DevServer, platform_style_config
 from langgraph_memgpt.server.backend import user_thread_id
+from langgraph_memgpt.server.chat import CHAT_ID_HEADER as CHAT_HEADER
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
-from ollama_double import Answer, OllamaDouble, send_message
+from ollama_double import Answer, OllamaDouble, echo_responder, send_message
 
 pytestmark = pytest.mark.integration
+QUEUE_WAIT = 6
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevServer]:
     double = OllamaDouble().start()  # echo responder: "You said: <newest user message>"
-    dev = DevServer(workdir=tmp_path_factory.mktemp("http-api"), double=double)
+    dev = DevServer(
+        workdir=tmp_path_factory.mktemp("http-api"),
+        double=double,
+        env={"MEMGPT_QUEUE_WAIT_SECONDS": str(QUEUE_WAIT)},
+    )
     try:
         yield dev.start()
     finally:
@@ -51,7 +58,7 @@ def chat_client(server: DevServer) -> openai.AsyncOpenAI:
 
 async def thread_messages(server: DevServer, user: str) -> list[dict[str, Any]]:
     state = await get_client(url=server.url).threads.get_state(user_thread_id(user))
-    return state["values"]["messages"]
+    return (state["values"] or {}).get("messages", [])
 
 
 async def checkpoint_count(server: DevServer, user: str) -> int:
@@ -202,7 +209,7 @@ async def test_refused_chat_requests_write_nothing(
     assert len(server.double.chat_requests()) == before
 
 
-async def test_a_message_while_the_agent_answers_is_refused(
+async def test_a_message_while_the_agent_answers_waits_its_turn(
     server: DevServer, http: httpx.AsyncClient
 ) -> None:
     user = "chat-busy"
@@ -215,40 +222,66 @@ async def test_a_message_while_the_agent_answers_is_refused(
     first = asyncio.create_task(
         http.post(
             "/v1/chat/completions",
-            json={
-                "model": "memgpt",
-                "user": user,
-                "messages": [{"role": "user", "content": "Take your time."}],
-            },
+            json=chat_request(user, "Take your time."),
         )
     )
     while len(server.double.chat_requests()) == seen:  # the model is now "thinking"
         await asyncio.sleep(0.05)
-    checkpoints = await checkpoint_count(server, user)
 
-    second = await http.post(
-        "/v1/chat/completions",
-        json={"model": "memgpt", "user": user, "messages": [{"role": "user", "content": "Hey?"}]},
+    second = asyncio.create_task(
+        http.post(
+            "/v1/chat/completions",
+            json=chat_request(user, "Hey?"),
+        )
     )
     patch = await http.patch(
         "/memory/core/human", json={"value": "Busy user."}, headers={"X-User-Id": user}
     )
 
-    assert_error(second, 409, "still answering")
     assert_error(patch, 409, "still answering")
-    assert await checkpoint_count(server, user) == checkpoints
-    answered = await first
+    answered, queued = await first, await second
     assert answered.json()["choices"][0]["message"]["content"] == "Slow answer."
-    texts = [m["content"] for m in await thread_messages(server, user)]
-    assert "Take your time." in texts and "Hey?" not in texts
+    assert queued.status_code == 200, queued.text
+    assert queued.json()["choices"][0]["message"]["content"] == "You said: Hey?"
+    texts = [m["content"] for m in await thread_messages(server, user) if m["type"] == "human"]
+    assert texts[-2:] == ["Take your time.", "Hey?"]
     blocks = (await http.get("/memory/core", params={"user": user})).json()["blocks"]
     assert blocks["human"]["value"] != "Busy user."
 
 
-async def test_a_client_that_hangs_up_does_not_cut_the_turn(
+async def test_a_queued_message_past_the_wait_gets_a_clear_error(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user = "chat-queue-bound"
+    seen = len(server.double.chat_requests())
+    server.double.script.append(replace(send_message("Very slow."), delay=QUEUE_WAIT + 4))
+    first = asyncio.create_task(
+        http.post(
+            "/v1/chat/completions",
+            json=chat_request(user, "1"),
+        )
+    )
+    while len(server.double.chat_requests()) == seen:
+        await asyncio.sleep(0.05)
+
+    second = await http.post(
+        "/v1/chat/completions",
+        json=chat_request(user, "2"),
+    )
+
+    assert_error(second, 503, "still answering", "not sent", "MEMGPT_QUEUE_WAIT_SECONDS")
+    assert (await first).status_code == 200
+    runs = await get_client(url=server.url).runs.list(user_thread_id(user))
+    assert sorted(run["status"] for run in runs) == ["interrupted", "success"]
+    texts = [m["content"] for m in await thread_messages(server, user) if m["type"] == "human"]
+    assert texts == ["1"]
+
+
+async def test_a_client_that_hangs_up_cancels_its_turn(
     server: DevServer, http: httpx.AsyncClient
 ) -> None:
     user = "chat-hangup"
+    seen = len(server.double.chat_requests())
     server.double.script.append(replace(send_message("Worth the wait."), delay=1.5))
     request = {
         "model": "memgpt",
@@ -259,16 +292,130 @@ async def test_a_client_that_hangs_up_does_not_cut_the_turn(
     async with http.stream("POST", "/v1/chat/completions", json=request) as response:
         assert response.status_code == 200
         async for line in response.aiter_lines():
-            if line.startswith("data:"):
-                break  # the first chunk arrived; hang up before the reply
+            if line.startswith("data:"):  # the run started; hang up while the model thinks
+                while len(server.double.chat_requests()) == seen:
+                    await asyncio.sleep(0.05)
+                break
 
+    client = get_client(url=server.url)
     deadline = asyncio.get_running_loop().time() + 30
-    while (await get_client(url=server.url).threads.get(user_thread_id(user)))["status"] == "busy":
+    while (await client.threads.get(user_thread_id(user)))["status"] == "busy":
         assert asyncio.get_running_loop().time() < deadline, server.output()
         await asyncio.sleep(0.2)
-    messages = await thread_messages(server, user)
-    assert [m["content"] for m in messages if m["type"] == "tool"] == ["Message sent to the user."]
-    assert "Worth the wait." in str(messages[-2]["tool_calls"])
+    runs = await client.runs.list(user_thread_id(user))
+    assert [run["status"] for run in runs] == ["interrupted"]
+    assert "Worth the wait." not in str(await thread_messages(server, user))
+    again = await http.post(
+        "/v1/chat/completions",
+        json={**request, "stream": False, "messages": [{"role": "user", "content": "Again."}]},
+    )
+    assert again.json()["choices"][0]["message"]["content"] == "You said: Again."
+
+
+CAT = "My cat is called Pepper."
+TITLE_PROMPT = (
+    "### Task:\nGenerate a concise, 3-5 word title with an emoji summarizing the chat history."
+    '\n### Output:\nJSON format: { "title": "your concise title here" }\n'
+    "<chat_history>\nUSER: My cat is called Pepper.\n</chat_history>"
+)
+
+
+async def test_a_title_task_sent_with_the_first_message_is_not_a_turn(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    """What Open WebUI does on a new chat: the title request goes out just before the message."""
+    user = "chat-tasks"
+
+    def responder(request: dict[str, Any]) -> Answer:
+        if "### Task:" in str(request.get("messages")):
+            return Answer(content='{"title": "Pepper the Cat"}', delay=1.0)
+        return replace(echo_responder(request), delay=1.0)
+
+    server.double.responder = responder
+    try:
+        title = asyncio.create_task(
+            http.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "memgpt",
+                    "user": user,
+                    "messages": [{"role": "user", "content": TITLE_PROMPT}],
+                },
+            )
+        )
+        await asyncio.sleep(0.3)  # the task is generating when the message arrives
+        message = await http.post(
+            "/v1/chat/completions",
+            json={
+                "model": "memgpt",
+                "user": user,
+                "messages": [{"role": "user", "content": CAT}],
+            },
+        )
+        titled = await title
+    finally:
+        server.double.responder = echo_responder
+
+    assert message.status_code == 200, message.text
+    assert (
+        message.json()["choices"][0]["message"]["content"] == "You said: My cat is called Pepper."
+    )
+    assert titled.status_code == 200, titled.text
+    assert titled.json()["choices"][0]["message"]["content"] == '{"title": "Pepper the Cat"}'
+    state = await get_client(url=server.url).threads.get_state(user_thread_id(user))
+    assert "### Task" not in json.dumps(state["values"])
+    prompts = [json.dumps(r["messages"]) for r in server.double.chat_requests()]
+    assert not any("### Task" in p and "send_message" in p for p in prompts)  # not the agent's
+
+
+def chat_request(user: str, *texts: str) -> dict[str, Any]:
+    """What a front end sends: the chat so far (user texts, echo replies) and the new one."""
+    messages: list[dict[str, str]] = []
+    for text in texts[:-1]:
+        messages += [
+            {"role": "user", "content": text},
+            {"role": "assistant", "content": f"You said: {text}"},
+        ]
+    messages.append({"role": "user", "content": texts[-1]})
+    return {"model": "memgpt", "user": user, "messages": messages}
+
+
+async def test_regenerate_and_edit_continue_from_where_the_histories_part(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user = "chat-branches"
+    first_chat, second_chat = {CHAT_HEADER: "chat-1"}, {CHAT_HEADER: "chat-2"}
+
+    async def send(headers: dict[str, str], *texts: str) -> str:
+        response = await http.post(
+            "/v1/chat/completions", json=chat_request(user, *texts), headers=headers
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["choices"][0]["message"]["content"]
+
+    async def said() -> list[str]:
+        return [m["content"] for m in await thread_messages(server, user) if m["type"] == "human"]
+
+    await send(first_chat, "My dog is Rex.")
+    await send(first_chat, "My dog is Rex.", "What is my dog called?")
+    old_ids = [m["id"] for m in await thread_messages(server, user)]
+
+    await send(first_chat, "My dog is Rex.", "What is my dog called?")  # Regenerate
+    assert await said() == ["My dog is Rex.", "What is my dog called?"]
+
+    assert await send(first_chat, "My dog is Max.") == "You said: My dog is Max."  # edit
+    assert await said() == ["My dog is Max."]
+    state = await get_client(url=server.url).threads.get_state(user_thread_id(user))
+    assert set(old_ids) <= set(state["values"]["forgotten_ids"])  # out of recall search
+    assert not set(old_ids) & {m["id"] for m in state["values"]["messages"]}
+
+    await send(second_chat, "Hello from another chat.")
+    # The first chat's message again: forking would drop the other chat's turn, so it appends.
+    await send(first_chat, "My dog is Max.")
+    assert await said() == ["My dog is Max.", "Hello from another chat.", "My dog is Max."]
+    # A client without a chat id and with no history only ever appends.
+    await send({}, "Plain client.")
+    assert (await said())[-1] == "Plain client."
 
 
 async def test_a_failing_model_is_reported_not_hidden(
@@ -504,7 +651,7 @@ async def test_the_api_is_in_the_servers_openapi_document(http: httpx.AsyncClien
     chat = spec["paths"]["/v1/chat/completions"]["post"]
     schema = chat["requestBody"]["content"]["application/json"]["schema"]
     assert {"model", "messages", "stream", "user"} <= set(schema["properties"])
-    assert {"200", "400", "404", "409"} <= set(chat["responses"])
+    assert {"200", "400", "404", "503"} <= set(chat["responses"])
     for path, method in (
         ("/v1/models", "get"),
         ("/memory/search", "post"),

@@ -340,3 +340,38 @@ def test_stale_writes_stay_out_of_recall_read_by_read(
         "Third turn.",
     ]
     assert set(found) == {m.id for m in queue}
+
+
+def test_messages_of_an_abandoned_branch_are_not_recalled(tmp_path: Path) -> None:
+    """Regenerate/edit fork the thread (server/branches.py) and name what they leave behind."""
+    model = ScriptedChatModel(default=reply("Noted!"))
+    context = Context(context_window=WINDOW)
+    with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        agent = build_graph(model, checkpointer=saver, summarizer=summarizer())
+        agent.invoke({"messages": [("user", FACTS[1])]}, CONFIG, context=context)
+        before = agent.get_state(CONFIG).config
+        agent.invoke({"messages": [("user", FACTS[0])]}, CONFIG, context=context)
+
+        def search(query: str) -> str:
+            model.script = [
+                tool_turn(call("conversation_search", query=query, request_heartbeat=True)),
+                reply("Found it."),
+            ]
+            state = agent.invoke(
+                {"messages": [("user", f"What about {query}?")]}, CONFIG, context=context
+            )
+            found = [m for m in state["messages"] if isinstance(m, ToolMessage)]
+            return next(m for m in reversed(found) if m.name == "conversation_search").content
+
+        assert FACTS[0] in search("Lisbon")  # on the branch: found
+        # An edit: the turns after `before` are replaced by another message.
+        kept = {m.id for m in agent.get_state(before).values["messages"]}
+        abandoned = [m.id for m in agent.get_state(CONFIG).values["messages"] if m.id not in kept]
+        agent.invoke(
+            {"messages": [("user", "My brother Bob lives in Porto.")], "forgotten_ids": abandoned},
+            before,
+            context=context,
+        )
+        assert "Lisbon" not in search("Lisbon").split("\n", 1)[1]
+        assert "Bob lives in Porto" in search("Porto")
+        assert FACTS[1] in search("cat")
