@@ -8,8 +8,12 @@ BIN := $(VENV)/bin
 TORCH_VERSION ?= 2.13.0
 # Models the real-engine tests use (fetched once into ~/.cache/langgraph-memgpt/models).
 TEST_MODELS ?= smollm2-135m qwen2.5-coder-0.5b
+# The front end the chat API is tested with (tests/integration/test_open_webui.py).
+OPEN_WEBUI_VERSION ?= 0.12.4
+OPEN_WEBUI_VENV ?= .venv-openwebui
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: chat test test-unit dev lint engine
+.PHONY: chat test test-unit test-openwebui dev lint engine chromium
 
 # What the chat needs: the package and its dependencies (no test tools, no Chroma).
 $(VENV)/.chat: pyproject.toml
@@ -25,14 +29,31 @@ $(VENV)/.dev: $(VENV)/.chat
 	$(BIN)/pip install --progress-bar on -e ".[dev]"
 	touch $@
 
+# Open WebUI in a virtual environment of its own: its pins are not the agent's.
+$(OPEN_WEBUI_VENV)/.installed:
+	$(PYTHON) -m venv $(OPEN_WEBUI_VENV)
+	$(OPEN_WEBUI_VENV)/bin/pip install --quiet --upgrade pip
+	# It needs torch (sentence-transformers): the CPU build first, as for the agent.
+	$(OPEN_WEBUI_VENV)/bin/pip install --progress-bar on "torch==$(TORCH_VERSION)"
+	$(OPEN_WEBUI_VENV)/bin/pip install --progress-bar on "open-webui==$(OPEN_WEBUI_VERSION)"
+	touch $@
+
+# Headless Chromium (Debian's package) for the Open WebUI screenshot.
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium; }
+
 chat: $(VENV)/.chat
 	$(BIN)/langgraph-memgpt chat $(ARGS)
 
 engine: $(VENV)/.chat
 	$(BIN)/langgraph-memgpt engine prepare $(TEST_MODELS)
 
-test: $(VENV)/.dev engine
+test: $(VENV)/.dev engine $(OPEN_WEBUI_VENV)/.installed chromium
 	$(BIN)/pytest $(ARGS)
+
+test-openwebui: $(VENV)/.dev engine $(OPEN_WEBUI_VENV)/.installed chromium
+	$(BIN)/pytest tests/integration/test_open_webui.py $(ARGS)
 
 test-unit: $(VENV)/.dev
 	$(BIN)/pytest tests/unit $(ARGS)

@@ -42,7 +42,9 @@ COPY_IGNORE = shutil.ignore_patterns(
     ".ruff_cache",
     ".langgraph_api",
     ".venv",
+    ".venv-*",
     "venv",
+    "artifacts",
     "*.sqlite",
     "*.sqlite-*",
 )
