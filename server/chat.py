@@ -17,7 +17,9 @@ in one turn are joined with a blank line. Besides plain turns:
   (``multitask_strategy="enqueue"``) for at most ``MEMGPT_QUEUE_WAIT_SECONDS``;
 - a regenerated or edited message continues the thread from where the client's history
   parts from it (``branches.py``);
-- a client that disconnects cancels its run.
+- a client that disconnects from a streamed reply cancels its run. A plain (not streamed)
+  request's run goes on to the end: under the LangGraph server this app does not see that
+  hang-up (``Request.is_disconnected()`` stayed false in a test under ``langgraph dev``).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import os
 import time
 import uuid
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -311,40 +313,14 @@ async def chat_completions(request: Request) -> Response:
             body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
     try:
-        await until_disconnected(request, absorb_all(turn, first, events))
+        turn.absorb(first)
+        async for part in events:
+            turn.absorb(part)
     finally:
         release()
     if turn.error:
         raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
     return reply_response(turn, payload)
-
-
-async def absorb_all(
-    turn: Turn, first: StreamPart, events: AsyncGenerator[StreamPart, None]
-) -> None:
-    turn.absorb(first)
-    async with aclosing(events):  # closed when cancelled: the server then cancels the run
-        async for part in events:
-            turn.absorb(part)
-
-
-DISCONNECT_POLL_SECONDS = 1.0
-
-
-async def until_disconnected(request: Request, work: Awaitable[None]) -> None:
-    """Await ``work``, cancelling it if the client hangs up first.
-
-    A streamed response learns of a hang-up from Starlette; a plain one is awaited here and
-    would not, so the request is polled.
-    """
-    job = asyncio.ensure_future(work)
-    while not job.done():
-        await asyncio.wait({job}, timeout=DISCONNECT_POLL_SECONDS)
-        if not job.done() and await request.is_disconnected():
-            job.cancel()
-            await asyncio.gather(job, return_exceptions=True)
-            raise ApiError(499, "the client closed the connection; its run was cancelled")
-    job.result()
 
 
 def reply_response(turn: Turn, payload: ChatCompletionRequest) -> Response:

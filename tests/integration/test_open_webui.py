@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from dev_server import DevServer
 from langgraph_memgpt.server.backend import user_thread_id
@@ -191,6 +192,14 @@ async def test_open_webui_at_its_defaults_chats_with_the_agent(
         # Background tasks (title, tags, follow-ups) never reached the agent's memory.
         state = await agent_state(agent, ada_id)
         assert "### Task" not in json.dumps(state)
+        async with httpx.AsyncClient(base_url=agent.url, timeout=60) as http:
+            found = await http.post(
+                "/memory/search",
+                json={"query": "### Task: generate a title for the chat history"},
+                headers={"X-User-Id": ada_id},
+            )
+        assert found.status_code == 200, found.text
+        assert not [hit for hit in found.json()["results"] if "### Task" in hit["content"]]
         assert all(turn["chat_id"] == chat for turn in state["chat_turns"])
 
         # A second user has a thread of their own.
