@@ -155,8 +155,13 @@ class ChatTurn(TypedDict):
     chat_id: str | None
 
 
+CHAT_TURNS_KEPT = 100
+"""Plain channels are stored whole in every checkpoint: the record keeps the latest turns
+only (a chat longer than this is not forked, its messages are appended)."""
+
+
 def append_turns(turns: list[ChatTurn] | None, new: list[ChatTurn] | None) -> list[ChatTurn]:
-    return [*(turns or []), *(new or [])]
+    return [*(turns or []), *(new or [])][-CHAT_TURNS_KEPT:]
 
 
 def add_ids(ids: list[str] | None, new: list[str] | None) -> list[str]:

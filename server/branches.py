@@ -21,7 +21,8 @@ The rule, as a pure function (``fork_index``) of the branch's turns and the requ
 
 - the client's earlier user messages must be *this chat's* turns from its first one (a chat
   id tells which turns are the chat's; without one, the whole thread is the chat);
-- the thread has turns the client's history lacks: the run forks before the first of them;
+- the thread has turns the client's history lacks: the run forks before the first of them
+  (the state keeps the latest ``CHAT_TURNS_KEPT`` turns: a longer chat is never forked);
 - otherwise, or if any turn after that point belongs to another chat or was started by
   another client (forking would throw away a conversation the user still sees elsewhere),
   the message is appended as usual.
@@ -123,6 +124,7 @@ async def find_fork(
     point = found[0]
     kept = {m.get("id") for m in (point.get("values") or {}).get("messages") or []}
     # The head's forgotten ids too: branches abandoned earlier stay out of recall search.
+    # Messages evicted on the abandoned turns are in neither queue and are missed (README).
     left = [m["id"] for m in queue if m.get("id") and m["id"] not in kept]
     return ForkPoint(
         checkpoint_id=point["checkpoint"]["checkpoint_id"],

@@ -14,7 +14,7 @@ import pytest
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, AIMessageChunk, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
-from langgraph_memgpt.graph.state import ChatTurn
+from langgraph_memgpt.graph.state import CHAT_TURNS_KEPT, ChatTurn, append_turns
 from langgraph_memgpt.server.branches import fork_index, text_hash
 from langgraph_memgpt.server.errors import ApiError
 from langgraph_memgpt.server.tasks import TurnGate, answer_task, background_task
@@ -142,3 +142,13 @@ async def test_a_task_that_waits_too_long_gets_a_clear_error(
     assert raised.value.status == 503
     assert model.log == []  # never started while the turn ran
     release()
+
+
+def test_the_turn_record_keeps_the_latest_turns_and_a_longer_chat_appends() -> None:
+    record: list[ChatTurn] = []
+    for i in range(CHAT_TURNS_KEPT + 5):
+        record = append_turns(record, turns((f"m{i}", "c")))
+    assert len(record) == CHAT_TURNS_KEPT
+    everything = hashes(*(f"m{i}" for i in range(CHAT_TURNS_KEPT + 4)))
+    # Regenerating the last message of that chat: its start is no longer on record.
+    assert fork_index(record, everything, "c") is None
