@@ -238,9 +238,13 @@ async def screenshot(base_url: str, token: str, chat_id: str, target: Path) -> N
             ],
         )
         try:
-            page = await browser.new_page(viewport={"width": 1280, "height": 860})
-            await page.goto(f"{base_url}/auth")
-            await page.evaluate("token => localStorage.setItem('token', token)", token)
+            context = await browser.new_context(viewport={"width": 1280, "height": 860})
+            # Signed in before the page's scripts run: a first navigation to set the token,
+            # interrupted by the second while the app still started, once left it blank.
+            await context.add_init_script(
+                f"try {{ localStorage.setItem('token', {json.dumps(token)}) }} catch (e) {{}}"
+            )
+            page = await context.new_page()
             await page.goto(f"{base_url}/c/{chat_id}")
             await page.get_by_text(EDITED).first.wait_for(timeout=120_000)
             # A new user first sees Open WebUI's release notes; close them as a user would.
