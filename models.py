@@ -107,18 +107,23 @@ class ModelCallFailedError(ModelUnavailableError):
         self.attempts = attempts
 
 
-def model_timeout() -> float:
-    """Seconds the model client waits for the server (connect, and between streamed chunks)."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+def env_seconds(name: str, default: float) -> float:
+    """A positive number of seconds from the environment variable ``name``, else ``default``."""
+    raw = os.environ.get(name, "").strip()
     if not raw:
-        return DEFAULT_MODEL_TIMEOUT
+        return default
     try:
         value = float(raw)
     except ValueError:
         value = 0.0
     if not value > 0:
-        raise ValueError(f"{TIMEOUT_ENV} must be a positive number of seconds, got {raw!r}")
+        raise ValueError(f"{name} must be a positive number of seconds, got {raw!r}")
     return value
+
+
+def model_timeout() -> float:
+    """Seconds the model client waits for the server (connect, and between streamed chunks)."""
+    return env_seconds(TIMEOUT_ENV, DEFAULT_MODEL_TIMEOUT)
 
 
 def ollama_url(configured: str = "") -> str:

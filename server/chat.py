@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 import uuid
 import weakref
@@ -37,6 +36,7 @@ from typing import Any
 
 from langchain_core.messages import AIMessage
 from langgraph_memgpt.graph.prompts import reply_text
+from langgraph_memgpt.models import env_seconds
 from langgraph_memgpt.server.backend import (
     GRAPH_ID,
     ensure_user_thread,
@@ -99,7 +99,7 @@ def user_texts(messages: Sequence[tuple[str, str]]) -> list[str]:
 
 
 def queue_wait_seconds() -> float:
-    return float(os.environ.get(QUEUE_WAIT_ENV) or DEFAULT_QUEUE_WAIT_SECONDS)
+    return env_seconds(QUEUE_WAIT_ENV, DEFAULT_QUEUE_WAIT_SECONDS)
 
 
 @dataclass
@@ -164,9 +164,11 @@ async def start_run(
     thread_id = await ensure_user_thread(client, user_id)
     earlier = [text_hash(text) for text in texts[:-1]]
     fork: ForkPoint | None = None
-    thread = await client.threads.get(thread_id)
-    if thread.get("status") != "busy":  # a busy thread's end is still moving: append
-        fork = await find_fork(client, thread_id, earlier, chat_id)
+    # No history and no chat id (a plain client) can only append: no state to read.
+    if earlier or chat_id is not None:
+        thread = await client.threads.get(thread_id)
+        if thread.get("status") != "busy":  # a busy thread's end is still moving: append
+            fork = await find_fork(client, thread_id, earlier, chat_id)
     turn_id = str(uuid.uuid4())
     run_input: dict[str, Any] = {
         "messages": [{"role": "user", "content": texts[-1], "id": turn_id}],
@@ -222,47 +224,39 @@ async def stream_turn(
     include_usage: bool,
     release: Callable[[], None],
 ) -> AsyncIterator[str]:
-    """The run as OpenAI chat-completion chunks (server-sent events), ending with [DONE]."""
+    """The run as OpenAI chat-completion chunks (server-sent events), ending with [DONE].
+
+    ``release`` ends the turn's count in the task gate, however the stream ends.
+    """
     try:
-        async for line in _turn_chunks(turn, first, events, model, include_usage):
-            yield line
+        turn.absorb(first)
+        yield chunk(turn, model, {"role": "assistant", "content": ""})
+        sent = 0
+        # aclosing: a client that hangs up closes the server stream at once (which cancels the run).
+        async with aclosing(events):
+            async for part in events:
+                for text in turn.absorb(part):
+                    yield chunk(turn, model, {"content": (REPLY_SEPARATOR if sent else "") + text})
+                    sent += 1
+                if turn.error:
+                    error = {"message": f"the agent failed: {turn.error}", "type": "agent_error"}
+                    yield f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
+                    yield "data: [DONE]\n\n"
+                    return
+        yield chunk(turn, model, {}, finish="stop")
+        if include_usage:
+            usage = {
+                "id": turn.completion_id,
+                "object": "chat.completion.chunk",
+                "created": int(time.time()),
+                "model": model,
+                "choices": [],
+                "usage": turn.usage().model_dump(),
+            }
+            yield f"data: {json.dumps(usage)}\n\n"
+        yield "data: [DONE]\n\n"
     finally:
         release()
-
-
-async def _turn_chunks(
-    turn: Turn,
-    first: StreamPart,
-    events: AsyncGenerator[StreamPart, None],
-    model: str,
-    include_usage: bool,
-) -> AsyncIterator[str]:
-    turn.absorb(first)
-    yield chunk(turn, model, {"role": "assistant", "content": ""})
-    sent = 0
-    # aclosing: a client that hangs up closes the server stream at once (which cancels the run).
-    async with aclosing(events):
-        async for part in events:
-            for text in turn.absorb(part):
-                yield chunk(turn, model, {"content": (REPLY_SEPARATOR if sent else "") + text})
-                sent += 1
-            if turn.error:
-                error = {"message": f"the agent failed: {turn.error}", "type": "agent_error"}
-                yield f"data: {json.dumps({'error': error}, ensure_ascii=False)}\n\n"
-                yield "data: [DONE]\n\n"
-                return
-    yield chunk(turn, model, {}, finish="stop")
-    if include_usage:
-        usage = {
-            "id": turn.completion_id,
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": model,
-            "choices": [],
-            "usage": turn.usage().model_dump(),
-        }
-        yield f"data: {json.dumps(usage)}\n\n"
-    yield "data: [DONE]\n\n"
 
 
 @documented(

@@ -20,7 +20,6 @@ generation), and the task starts again once the turns are done. A task that wait
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -28,7 +27,7 @@ from typing import Any
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.models import error_line, load_chat_model
+from langgraph_memgpt.models import env_seconds, error_line, load_chat_model
 from langgraph_memgpt.server.errors import ApiError
 
 TASK_PROMPT_PREFIX = "### Task:"
@@ -41,7 +40,7 @@ DEFAULT_TASK_WAIT_SECONDS = 600.0
 
 
 def task_wait_seconds() -> float:
-    return float(os.environ.get(TASK_WAIT_ENV) or DEFAULT_TASK_WAIT_SECONDS)
+    return env_seconds(TASK_WAIT_ENV, DEFAULT_TASK_WAIT_SECONDS)
 
 
 def background_task(messages: Sequence[tuple[str, str]], metadata: Any = None) -> str | None:
