@@ -52,7 +52,7 @@ from langgraph.store.base import (
 # imported rather than copied so the two stores cannot drift apart).
 from langgraph.store.memory import _compare_values, _does_match
 from langgraph_memgpt.archival.bit_index import BitIndex
-from langgraph_memgpt.archival.driver import (
+from langgraph_memgpt.storage import (
     StorageError,
     check_database_file,
     connect,
@@ -673,7 +673,7 @@ class SqliteVecStore(BaseStore):
         self, namespace: Sequence[str], query: str, limit: int = 50
     ) -> list[tuple[str, float]]:
         """(key, bm25 score) of items in ``namespace`` whose indexed text matches ``query``."""
-        from langgraph_memgpt.checkpoints.recall_index import keyword_query
+        from langgraph_memgpt.search.recall_index import keyword_query
 
         match = keyword_query(query)
         with self.lock:

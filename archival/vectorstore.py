@@ -74,8 +74,8 @@ from langgraph.store.base import (
 # The same filter and namespace-matching rules as LangGraph's InMemoryStore (private helpers,
 # imported rather than copied so the stores cannot drift apart; SqliteVecStore does the same).
 from langgraph.store.memory import _compare_values, _does_match
-from langgraph_memgpt.checkpoints.recall_index import content_terms
-from langgraph_memgpt.nodes.io import Call, adrive, blocking, drive
+from langgraph_memgpt.search.recall_index import content_terms
+from langgraph_memgpt.steps import Call, adrive, blocking, drive
 
 Scalar = str | int | float | bool
 MetadataFilter = Callable[[dict[str, Scalar]], Any]

@@ -26,7 +26,7 @@ from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from langgraph_memgpt.graph.state import message_timestamp
-from langgraph_memgpt.nodes.io import Call, NodeSteps
+from langgraph_memgpt.steps import Call, NodeSteps
 
 QUEUE_CHANNEL = "messages"
 

@@ -3,7 +3,7 @@
 The file is ``$MEMGPT_CHECKPOINT_DB`` or ``~/.local/share/langgraph-memgpt/checkpoints.sqlite``.
 
 Opening checks the file first: one that is not an SQLite database, is truncated, read-only
-or on a full disk gives a :class:`~langgraph_memgpt.archival.driver.StorageError` naming the
+or on a full disk gives a :class:`~langgraph_memgpt.storage.StorageError` naming the
 file, the problem and the fix, instead of SQLite's one-line error at some later write.
 Concurrent writers (other threads' connections, other processes) wait up to
 ``BUSY_TIMEOUT`` seconds for the write lock rather than failing with "database is locked".
@@ -47,7 +47,7 @@ def default_checkpoint_path() -> Path:
 def _prepare(path: str | Path | None) -> Path:
     target = Path(path).expanduser() if path else default_checkpoint_path()
     # Imported here: the archival package imports this module (default_checkpoint_path).
-    from langgraph_memgpt.archival.driver import check_database_file
+    from langgraph_memgpt.storage import check_database_file
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -60,7 +60,7 @@ def _prepare(path: str | Path | None) -> Path:
 
 def _raise_clear(error: Exception, path: Path) -> None:
     """Raise a StorageError for a storage fault on the checkpoint file; else return."""
-    from langgraph_memgpt.archival.driver import StorageError, storage_error
+    from langgraph_memgpt.storage import StorageError, storage_error
 
     if isinstance(error, StorageError):
         return

@@ -25,12 +25,11 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, RetryPolicy
-from langgraph_memgpt.graph.agent import AgentSpec, BlockSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import InputState, MemGPTState
+from langgraph_memgpt.nodes.agent import AgentSpec, BlockSpec
 from langgraph_memgpt.nodes.evict import evict_steps
 from langgraph_memgpt.nodes.execute_tools import execute_tools_steps
-from langgraph_memgpt.nodes.io import sync_and_async
 from langgraph_memgpt.nodes.pressure import check_memory_pressure
 from langgraph_memgpt.nodes.reason import is_transient_model_error, reason_steps
 from langgraph_memgpt.nodes.routing import (
@@ -38,6 +37,7 @@ from langgraph_memgpt.nodes.routing import (
     route_after_reason,
     route_after_tools,
 )
+from langgraph_memgpt.steps import sync_and_async
 from langgraph_memgpt.tools.base import AgentTool, from_langchain_tool
 
 DEFAULT_NAME = "memgpt"

@@ -13,11 +13,11 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage, ToolMessage
 from langgraph.runtime import Runtime
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, Summary, utc_now
-from langgraph_memgpt.nodes.io import blocking
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.summarize import fallback_summary, summarize_steps
+from langgraph_memgpt.steps import blocking
 from langgraph_memgpt.tokens import counter
 
 

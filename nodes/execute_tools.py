@@ -18,11 +18,11 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.graph.state import Block, MemGPTState, stamp, utc_now
-from langgraph_memgpt.nodes.io import Call
+from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.steps import Call
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 
 FORCED_HEARTBEAT = " (Heartbeat forced: correct the call and try again.)"

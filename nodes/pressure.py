@@ -13,9 +13,9 @@ from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langgraph.runtime import Runtime
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, TokenBudget, message_timestamp, stamp
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.routing import nothing_to_answer
 from langgraph_memgpt.tokens import counter
 

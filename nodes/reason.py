@@ -31,7 +31,6 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
 from langchain_core.messages.tool import invalid_tool_call
 from langgraph.runtime import Runtime
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import SYSTEM_NOTE_PREFIX
 from langgraph_memgpt.graph.state import MemGPTState, stamp
@@ -42,8 +41,9 @@ from langgraph_memgpt.models import (
     describe_transient_error,
     usage_input_tokens,
 )
-from langgraph_memgpt.nodes.io import blocking, model_call
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.tool_text import parse_text_calls
+from langgraph_memgpt.steps import blocking, model_call
 from langgraph_memgpt.tools.base import argument_problem
 from pydantic import ValidationError
 

@@ -7,9 +7,9 @@ from typing import Literal
 from langchain_core.messages import AIMessage, ToolMessage
 from langgraph.graph import END
 from langgraph.runtime import Runtime
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.execute_tools import awaits_reply
 
 

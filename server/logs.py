@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import logging
 
-from langgraph_memgpt.archival.driver import StorageError
 from langgraph_memgpt.models import ModelUnavailableError
+from langgraph_memgpt.storage import StorageError
 
 LOGGERS = ("langgraph_api.worker", "langgraph.pregel._retry")
 """Where a failed run's traceback is logged: langgraph-api's run worker, LangGraph's retries."""

@@ -20,10 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from langgraph.store.base import BaseStore, SearchItem
-from langgraph_memgpt.checkpoints.recall_index import RRF_K, date_range
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import Block, utc_now
+from langgraph_memgpt.memory.status import acollect_status
+from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.search.recall_index import RRF_K, date_range
 from langgraph_memgpt.server.backend import (
     ensure_user_thread,
     graph_client,
@@ -48,7 +49,6 @@ from langgraph_memgpt.server.schemas import (
     Passage,
     Status,
 )
-from langgraph_memgpt.status import acollect_status
 from langgraph_memgpt.tools.archival import (
     archive_namespace,
     hybrid_search,

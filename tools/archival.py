@@ -20,9 +20,9 @@ from datetime import UTC
 from typing import Any, Literal
 
 from langgraph.store.base import BaseStore, SearchItem
-from langgraph_memgpt.checkpoints.recall_index import RRF_K, content_terms, date_range
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import utc_now
+from langgraph_memgpt.search.recall_index import RRF_K, content_terms, date_range
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 from pydantic import BaseModel, Field
 

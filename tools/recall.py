@@ -22,15 +22,15 @@ from typing import Any, Literal
 from langchain_core.messages import BaseMessage, HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph_memgpt.checkpoints.history import read_log, running_checkpointer, source_key
-from langgraph_memgpt.checkpoints.recall_index import (
+from langgraph_memgpt.checkpoints.sqlite import default_checkpoint_path
+from langgraph_memgpt.embeddings import load_embedding_model
+from langgraph_memgpt.search.recall_index import (
     SEARCH_TOOL_NAME,
     RecallIndex,
     RecallPage,
     date_bounds,
 )
-from langgraph_memgpt.checkpoints.sqlite import default_checkpoint_path
-from langgraph_memgpt.embeddings import load_embedding_model
-from langgraph_memgpt.nodes.io import NodeSteps, adrive, blocking, drive
+from langgraph_memgpt.steps import NodeSteps, adrive, blocking, drive
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 from pydantic import BaseModel, Field
 

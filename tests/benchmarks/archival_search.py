@@ -28,7 +28,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 from langgraph.store.base import PutOp
 from langgraph_memgpt.archival import SqliteVecStore
-from langgraph_memgpt.archival.driver import connect
+from langgraph_memgpt.storage import connect
 
 DIMS = 384
 USERS = (("archival", "ada"), ("archival", "bob"))

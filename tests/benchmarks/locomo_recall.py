@@ -37,7 +37,7 @@ from langgraph_memgpt import build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.embeddings import EmbeddingModel, load_embedding_model
-from langgraph_memgpt.nodes.io import drive
+from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel
 from langgraph_memgpt.tools import recall
 from langgraph_memgpt.tools.recall import search_conversation

@@ -23,7 +23,8 @@ from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import SqliteVecStore, open_archive
 from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
 from langgraph_memgpt.graph.prompts import SUMMARY_PREFIX, SYSTEM_NOTE_PREFIX
-from langgraph_memgpt.portability import (
+from langgraph_memgpt.memory.status import acollect_status, collect_status
+from langgraph_memgpt.portability.core import (
     ThreadNotEmptyError,
     aexport_agent,
     aimport_agent,
@@ -32,7 +33,6 @@ from langgraph_memgpt.portability import (
     import_agent,
     load_document,
 )
-from langgraph_memgpt.status import acollect_status, collect_status
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tools.archival import SearchArgs, archival_memory_search
 from langgraph_memgpt.tools.base import ToolContext

@@ -113,7 +113,7 @@ def test_wheel_has_only_the_langgraph_memgpt_package(wheel: Path) -> None:
     with zipfile.ZipFile(wheel) as archive:
         info = next(iter(dist_info))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
-    assert "langgraph-memgpt = langgraph_memgpt.cli:main" in entry_points
+    assert "langgraph-memgpt = langgraph_memgpt.cli.main:main" in entry_points
 
 
 def test_wheel_installs_and_imports_outside_the_checkout(wheel: Path, tmp_path: Path) -> None:

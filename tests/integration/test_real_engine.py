@@ -21,8 +21,8 @@ from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
 from langgraph_memgpt.engine.server import ChatLlamaCpp
 from langgraph_memgpt.graph.prompts import reply_text
-from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.nodes.reason import TEXT_CALLS_KEY
+from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import looks_like_call_json
 from pydantic import Field
 

@@ -13,7 +13,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
-from langgraph_memgpt.nodes.io import drive
+from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tools.recall import (
     asearch_conversation,

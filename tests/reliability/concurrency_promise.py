@@ -262,7 +262,7 @@ def run_in_process(
     from langgraph_memgpt.archival import open_archive
     from langgraph_memgpt.checkpoints.history import read_log
     from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
-    from langgraph_memgpt.nodes.io import drive
+    from langgraph_memgpt.steps import drive
     from langgraph_memgpt.testing import ScriptedChatModel
     from langgraph_memgpt.tools.recall import search_conversation
 
@@ -413,7 +413,7 @@ def run_dev_server(
     from langgraph_memgpt.archival import SqliteVecStore
     from langgraph_memgpt.checkpoints.history import read_log
     from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
-    from langgraph_memgpt.nodes.io import drive
+    from langgraph_memgpt.steps import drive
     from ollama_double import OllamaDouble
 
     tally = Tally()

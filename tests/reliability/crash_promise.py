@@ -346,7 +346,7 @@ def verify_files(workdir: Path, ledger: Ledger, outcome: Outcome) -> dict[str, i
     from langgraph_memgpt.archival.store import SqliteVecStore
     from langgraph_memgpt.checkpoints.history import read_log
     from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
-    from langgraph_memgpt.nodes.io import drive
+    from langgraph_memgpt.steps import drive
     from langgraph_memgpt.testing import ScriptedChatModel
 
     config = {"configurable": {"thread_id": THREAD}}

@@ -537,9 +537,9 @@ def python_api(
     from langgraph_memgpt.archival import SqliteVecStore
     from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
     from langgraph_memgpt.graph import Context
-    from langgraph_memgpt.portability import export_agent
+    from langgraph_memgpt.memory.status import collect_status
+    from langgraph_memgpt.portability.core import export_agent
     from langgraph_memgpt.server.backend import user_thread_id
-    from langgraph_memgpt.status import collect_status
     from langgraph_memgpt.tools.archival import hybrid_search
     from langgraph_memgpt.tools.recall import search_conversation
 

@@ -235,7 +235,7 @@ def thread_state(folder: Path) -> ThreadState:
 
     from langgraph_memgpt.checkpoints.history import read_log
     from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
-    from langgraph_memgpt.nodes.io import drive
+    from langgraph_memgpt.steps import drive
 
     with open_sqlite_checkpointer(folder / CHECKPOINTS) as saver:
         log = drive(read_log(saver, THREAD, {}))

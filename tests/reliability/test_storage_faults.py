@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 from langchain_core.messages import HumanMessage
-from langgraph_memgpt.archival.driver import StorageError
 from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.checkpoints.sqlite import (
     open_async_sqlite_checkpointer,
     open_sqlite_checkpointer,
 )
-from langgraph_memgpt.nodes.io import drive
+from langgraph_memgpt.steps import drive
+from langgraph_memgpt.storage import StorageError
 from outcome import Outcome
 from storage_faults_promise import THREAD, check, run_turn
 

@@ -9,10 +9,10 @@ import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langgraph.store.base import PutOp
 from langgraph.store.memory import InMemoryStore
+from langgraph_memgpt import storage as driver_module
 from langgraph_memgpt.archival import SqliteVecStore
-from langgraph_memgpt.archival import driver as driver_module
 from langgraph_memgpt.archival.bit_index import BitIndex
-from langgraph_memgpt.archival.driver import StorageError
+from langgraph_memgpt.storage import StorageError
 from store_semantics import assert_same_as_in_memory
 
 DIMS = 64

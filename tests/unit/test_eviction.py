@@ -108,9 +108,9 @@ def test_cut_points_are_safe() -> None:
 
 
 def test_eviction_uses_remove_message(make_agent) -> None:
-    from langgraph_memgpt.graph.agent import AgentSpec
+    from langgraph_memgpt.nodes.agent import AgentSpec
     from langgraph_memgpt.nodes.evict import evict_steps
-    from langgraph_memgpt.nodes.io import drive
+    from langgraph_memgpt.steps import drive
 
     model = ScriptedChatModel(default=AIMessage(content="Summary: Ada likes tea."))
     agent = AgentSpec(model=model)

@@ -17,7 +17,8 @@ from langchain_core.messages import AIMessage, HumanMessage, message_to_dict
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt import Context, build_graph
-from langgraph_memgpt.portability import (
+from langgraph_memgpt.memory.status import acollect_status, collect_status
+from langgraph_memgpt.portability.core import (
     AgentFileError,
     ThreadNotEmptyError,
     ThreadNotFoundError,
@@ -31,7 +32,6 @@ from langgraph_memgpt.portability import (
     read_document,
     thread_has_memory,
 )
-from langgraph_memgpt.status import acollect_status, collect_status
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 
 DIMS = 32

@@ -8,11 +8,11 @@ import random
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph_memgpt import Context
-from langgraph_memgpt.graph.agent import AgentSpec
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.evict import evict_steps
-from langgraph_memgpt.nodes.io import drive
 from langgraph_memgpt.nodes.pressure import TRUNCATED_KEY, ContextWindowTooSmallError
 from langgraph_memgpt.nodes.summarize import summarize_steps
+from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tokens import count_text, counter, message_text
 

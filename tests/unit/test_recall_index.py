@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
-from langgraph_memgpt.checkpoints.recall_index import RecallIndex, _unpack_search_vectors
 from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.search.recall_index import RecallIndex, _unpack_search_vectors
 
 
 class UnitHashEmbeddings(Embeddings):

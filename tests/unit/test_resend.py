@@ -13,7 +13,7 @@ from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints.history import read_log, replayed_writes
 from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
-from langgraph_memgpt.nodes.io import drive
+from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 
 CTX = Context(context_window=8192, model="scripted")

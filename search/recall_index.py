@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
-from langgraph_memgpt.archival.driver import (
+from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.graph.state import message_timestamp
+from langgraph_memgpt.storage import (
     StorageError,
     check_database_file,
     connect,
     storage_error,
 )
-from langgraph_memgpt.embeddings import EmbeddingModel
-from langgraph_memgpt.graph.state import message_timestamp
 
 logger = logging.getLogger(__name__)
 

@@ -32,12 +32,11 @@ from langchain_core.messages import (
     ToolMessage,
 )
 from langgraph_memgpt.archival import SqliteVecStore, default_archive_path, open_archive
-from langgraph_memgpt.archival.driver import StorageError
-from langgraph_memgpt.archival.ingest import ingest_files, print_progress
 from langgraph_memgpt.checkpoints import default_checkpoint_path, open_sqlite_checkpointer
 from langgraph_memgpt.graph import Context, build_graph
-from langgraph_memgpt.graph.agent import AgentSpec
 from langgraph_memgpt.graph.prompts import reply_text
+from langgraph_memgpt.memory.ingest import ingest_files, print_progress
+from langgraph_memgpt.memory.status import collect_status
 from langgraph_memgpt.models import (
     LOCAL_MODEL_ENV,
     ModelUnavailableError,
@@ -48,8 +47,9 @@ from langgraph_memgpt.models import (
     resolve_model_spec,
     split_model_spec,
 )
+from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.tool_text import CALL_STARTS
-from langgraph_memgpt.portability import (
+from langgraph_memgpt.portability.core import (
     AgentFileError,
     ThreadNotEmptyError,
     ThreadNotFoundError,
@@ -60,7 +60,7 @@ from langgraph_memgpt.portability import (
     read_document,
     thread_has_memory,
 )
-from langgraph_memgpt.status import collect_status
+from langgraph_memgpt.storage import StorageError
 from langgraph_memgpt.tools.archival import SearchArgs, archival_memory_search, archive_namespace
 from langgraph_memgpt.tools.base import ToolContext, ToolFailure
 from langgraph_memgpt.tools.recall import format_page, search_conversation

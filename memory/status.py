@@ -18,7 +18,7 @@ from langgraph.store.base import BaseStore
 from langgraph_memgpt.checkpoints.history import read_log, source_key
 from langgraph_memgpt.embeddings import configured_embedding_model
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.nodes.io import Call, NodeSteps, adrive, blocking, drive
+from langgraph_memgpt.steps import Call, NodeSteps, adrive, blocking, drive
 from langgraph_memgpt.tools.archival import archive_namespace
 from langgraph_memgpt.tools.recall import index_location
 
@@ -124,7 +124,7 @@ def collect_status(
         from langgraph_memgpt.archival import open_archive
         from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
         from langgraph_memgpt.graph import Context
-        from langgraph_memgpt.status import collect_status
+        from langgraph_memgpt.memory.status import collect_status
 
         with open_sqlite_checkpointer("c.sqlite") as saver:
             info = collect_status(

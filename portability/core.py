@@ -47,8 +47,8 @@ from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.embeddings import configured_embedding_model
 from langgraph_memgpt.graph.builder import build_graph
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.nodes.io import Call, NodeSteps, adrive, blocking, drive
-from langgraph_memgpt.status import is_sync_only_saver
+from langgraph_memgpt.memory.status import is_sync_only_saver
+from langgraph_memgpt.steps import Call, NodeSteps, adrive, blocking, drive
 from langgraph_memgpt.tools.archival import archive_namespace
 from langgraph_memgpt.tools.recall import search_steps
 
@@ -213,7 +213,7 @@ def export_agent(
         ```python
         from langgraph_memgpt.archival import SqliteVecStore
         from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
-        from langgraph_memgpt.portability import dump_document, export_agent
+        from langgraph_memgpt.portability.core import dump_document, export_agent
 
         with open_sqlite_checkpointer("checkpoints.sqlite") as saver:
             document = export_agent(
@@ -624,7 +624,7 @@ def import_agent(
         ```python
         from langgraph_memgpt.archival import open_archive
         from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
-        from langgraph_memgpt.portability import import_agent, load_document
+        from langgraph_memgpt.portability.core import import_agent, load_document
 
         with open_sqlite_checkpointer("new.sqlite") as saver:
             result = import_agent(

@@ -1,0 +1,1 @@
+"""Search machinery shared by recall and archival memory."""
