@@ -1,4 +1,9 @@
-"""Checkpointers: where threads, and so recall memory, are kept."""
+"""Checkpointers: where threads, and so recall memory, are kept.
+
+``sqlite`` opens the default local saver (checked file, WAL, compressed by ``serde``);
+``history`` reads every message a thread ever had back from any saver's checkpoints (SQL on
+SQLite and PostgreSQL, ``list()`` on others) and dispatches on the saver's type.
+"""
 
 from langgraph_memgpt.checkpoints.sqlite import (
     default_checkpoint_path,

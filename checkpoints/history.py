@@ -9,22 +9,29 @@ conversation is kept anywhere.
 How the search reaches the checkpointer that is actually running the graph: LangGraph puts it
 in the run's config under ``CONFIG_KEY_CHECKPOINTER`` (the same object it saves checkpoints
 with), whether it is ours, one passed to ``compile``, or the one ``langgraph dev`` / LangGraph
-Platform injects. SQLite and PostgreSQL savers are read with SQL on their tables; any other
-saver through ``list()``.
+Platform injects. SQLite and PostgreSQL savers (LangGraph's, or subclasses of them such as
+ours) are read with SQL on their tables; any other saver through ``list()``.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage, RemoveMessage, convert_to_messages
 from langchain_core.runnables import RunnableConfig
-from langgraph._internal._constants import CONFIG_KEY_CHECKPOINTER
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph_memgpt._compat import (
+    CONFIG_KEY_CHECKPOINTER,
+    delta_snapshot_value,
+    postgres_cursor,
+    unwrap_server_checkpointer,
+)
 from langgraph_memgpt.graph.state import message_timestamp
 from langgraph_memgpt.steps import Call, NodeSteps
 
@@ -38,8 +45,36 @@ def running_checkpointer(config: RunnableConfig | None) -> BaseCheckpointSaver |
     the server hands the graph a new adapter around it on every run; the saver inside is the
     one whose tables and recall index file are read (one index, not one per run)."""
     saver = ((config or {}).get("configurable") or {}).get(CONFIG_KEY_CHECKPOINTER)
-    inner = getattr(saver, "_inner", None)
-    return inner if isinstance(inner, BaseCheckpointSaver) else saver
+    return unwrap_server_checkpointer(saver)
+
+
+SaverKind = Literal["sqlite", "async_sqlite", "postgres", "async_postgres", "other"]
+
+
+def saver_kind(saver: object) -> SaverKind:
+    """Which of LangGraph's savers ``saver`` is (subclasses included), by type: the SQL
+    readers below know their tables, and the sync ones can only be read synchronously.
+
+    The PostgreSQL savers come with an optional extra (``langgraph-checkpoint-postgres``,
+    psycopg). They are not imported here, which would load psycopg for every other saver or
+    fail without it: an instance of them can only exist once their module has been loaded.
+    """
+    if isinstance(saver, AsyncSqliteSaver):
+        return "async_sqlite"
+    if isinstance(saver, SqliteSaver):
+        return "sqlite"
+    postgres = _loaded_class("langgraph.checkpoint.postgres", "PostgresSaver")
+    if postgres is not None and isinstance(saver, postgres):
+        return "postgres"
+    async_postgres = _loaded_class("langgraph.checkpoint.postgres.aio", "AsyncPostgresSaver")
+    if async_postgres is not None and isinstance(saver, async_postgres):
+        return "async_postgres"
+    return "other"
+
+
+def _loaded_class(module: str, name: str) -> type | None:
+    cls = getattr(sys.modules.get(module), name, None)
+    return cls if isinstance(cls, type) else None
 
 
 @dataclass
@@ -70,8 +105,7 @@ def merge_versions(found: dict[str, BaseMessage], messages: Iterable[Any]) -> No
 
 
 def _queue_value(value: Any) -> list[Any]:
-    if isinstance(value, _DeltaSnapshot):
-        value = value.value
+    value = delta_snapshot_value(value)
     if value is None:
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
@@ -79,16 +113,17 @@ def _queue_value(value: Any) -> list[Any]:
 
 def source_key(checkpointer: BaseCheckpointSaver) -> NodeSteps[str]:
     """A stable name for where a checkpointer keeps its data (keys the search index)."""
-    kind = type(checkpointer).__name__
-    if kind == "SqliteSaver":
+    kind = saver_kind(checkpointer)
+    if kind == "sqlite":
         row = checkpointer.conn.execute("PRAGMA database_list").fetchone()
         return f"sqlite:{row[2] or id(checkpointer)}"
-    if kind == "AsyncSqliteSaver":
+    if kind == "async_sqlite":
         rows = yield Call(
-            run=_no_sync(kind), arun=lambda: _aquery(checkpointer.conn, "PRAGMA database_list")
+            run=_no_sync("AsyncSqliteSaver"),
+            arun=lambda: _aquery(checkpointer.conn, "PRAGMA database_list"),
         )
         return f"sqlite:{rows[0][2] or id(checkpointer)}"
-    if kind in ("PostgresSaver", "AsyncPostgresSaver"):
+    if kind in ("postgres", "async_postgres"):
         info = _pg_connection_info(checkpointer)
         return f"postgres:{info}"
     return f"process:{id(checkpointer)}"
@@ -98,10 +133,10 @@ def read_log(
     checkpointer: BaseCheckpointSaver, thread_id: str, cursor: dict[str, Any]
 ) -> NodeSteps[LogBatch]:
     """Messages of ``thread_id`` recorded since ``cursor``."""
-    kind = type(checkpointer).__name__
-    if kind in ("SqliteSaver", "AsyncSqliteSaver"):
+    kind = saver_kind(checkpointer)
+    if kind in ("sqlite", "async_sqlite"):
         return (yield from _read_sqlite(checkpointer, thread_id, cursor))
-    if kind in ("PostgresSaver", "AsyncPostgresSaver"):
+    if kind in ("postgres", "async_postgres"):
         return (yield from _read_postgres(checkpointer, thread_id, cursor))
     return (yield from _read_generic(checkpointer, thread_id, cursor))
 
@@ -171,7 +206,7 @@ def _ensure_sqlite_indexes(saver: Any, is_async: bool) -> Call | None:
 def _read_sqlite(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSteps[LogBatch]:
     writes_after = int(cursor.get("writes", 0))
     checkpoints_after = int(cursor.get("checkpoints", 0))
-    is_async = type(saver).__name__ == "AsyncSqliteSaver"
+    is_async = saver_kind(saver) == "async_sqlite"
     if (create_indexes := _ensure_sqlite_indexes(saver, is_async)) is not None:
         yield create_indexes
 
@@ -325,16 +360,16 @@ def _read_postgres(saver: Any, thread_id: str, cursor: dict[str, Any]) -> NodeSt
     versions_after = str(cursor.get("versions", ""))
 
     def sync_rows(sql: str, params: tuple) -> list[Any]:
-        with saver._cursor() as cur:
+        with postgres_cursor(saver) as cur:
             cur.execute(sql, params)
             return list(cur.fetchall())
 
     async def async_rows(sql: str, params: tuple) -> list[Any]:
-        async with saver._cursor() as cur:
+        async with postgres_cursor(saver) as cur:
             await cur.execute(sql, params)
             return list(await cur.fetchall())
 
-    is_async = type(saver).__name__ == "AsyncPostgresSaver"
+    is_async = saver_kind(saver) == "async_postgres"
 
     def query(sql: str, params: tuple) -> Call:
         if is_async:
@@ -432,6 +467,7 @@ __all__ = [
     "merge_versions",
     "read_log",
     "running_checkpointer",
+    "saver_kind",
     "source_key",
     "sqlite3",
 ]

@@ -19,9 +19,10 @@ from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
-from langgraph.checkpoint.sqlite import SqliteSaver as _SqliteSaver
-from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver as _AsyncSqliteSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
+from langgraph_memgpt.storage import StorageError, check_database_file, storage_error
 
 # Checkpoint rows are 1-3 KB after compression: with SQLite's default 4 KB pages only one or
 # two fit a page and a quarter of the file is slack. Takes effect when a file is created.
@@ -46,9 +47,6 @@ def default_checkpoint_path() -> Path:
 
 def _prepare(path: str | Path | None) -> Path:
     target = Path(path).expanduser() if path else default_checkpoint_path()
-    # Imported here: the archival package imports this module (default_checkpoint_path).
-    from langgraph_memgpt.storage import check_database_file
-
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -60,8 +58,6 @@ def _prepare(path: str | Path | None) -> Path:
 
 def _raise_clear(error: Exception, path: Path) -> None:
     """Raise a StorageError for a storage fault on the checkpoint file; else return."""
-    from langgraph_memgpt.storage import StorageError, storage_error
-
     if isinstance(error, StorageError):
         return
     clear = storage_error(error, path, WHAT, SETTING)
@@ -91,10 +87,10 @@ def _check_writable(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
-class SqliteSaver(_SqliteSaver):
+class CheckedSqliteSaver(SqliteSaver):
     """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
-    StorageError naming the file and the fix. Same name as LangGraph's class, which code
-    elsewhere (recall's SQL reader, status) recognises by name."""
+    StorageError naming the file and the fix. A subclass, so recall's SQL reader and the
+    status (``checkpoints.history.saver_kind``) treat it as LangGraph's."""
 
     path: Path = Path("checkpoints.sqlite")
 
@@ -111,8 +107,9 @@ class SqliteSaver(_SqliteSaver):
             super().put_writes(*args, **kwargs)
 
 
-class AsyncSqliteSaver(_AsyncSqliteSaver):
-    """LangGraph's AsyncSqliteSaver with the clear storage errors of :class:`SqliteSaver`."""
+class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
+    """LangGraph's AsyncSqliteSaver with the clear storage errors of
+    :class:`CheckedSqliteSaver`."""
 
     path: Path = Path("checkpoints.sqlite")
 
@@ -130,7 +127,7 @@ class AsyncSqliteSaver(_AsyncSqliteSaver):
 
 
 @contextmanager
-def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteSaver]:
+def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[CheckedSqliteSaver]:
     """A SqliteSaver on ``path`` (default: :func:`default_checkpoint_path`)."""
     target = _prepare(path)
     conn = sqlite3.connect(target, check_same_thread=False, timeout=BUSY_TIMEOUT)
@@ -139,7 +136,7 @@ def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteS
             conn.execute(f"PRAGMA page_size={PAGE_SIZE}")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            saver = SqliteSaver(conn, serde=CompressingSerializer())
+            saver = CheckedSqliteSaver(conn, serde=CompressingSerializer())
             saver.path = target
             saver.setup()
             conn.execute("SELECT 1 FROM checkpoints LIMIT 1").fetchone()  # reads the table
@@ -152,12 +149,12 @@ def open_sqlite_checkpointer(path: str | Path | None = None) -> Iterator[SqliteS
 @asynccontextmanager
 async def open_async_sqlite_checkpointer(
     path: str | Path | None = None,
-) -> AsyncIterator[AsyncSqliteSaver]:
+) -> AsyncIterator[CheckedAsyncSqliteSaver]:
     """An AsyncSqliteSaver on ``path`` (default: :func:`default_checkpoint_path`)."""
     # The folder and header checks touch the file system: off the event loop (langgraph
     # dev's blocking-call detector rejects such calls on it).
     target = await asyncio.to_thread(_prepare, path)
-    async with AsyncSqliteSaver.from_conn_string(str(target)) as saver:
+    async with CheckedAsyncSqliteSaver.from_conn_string(str(target)) as saver:
         with _clear_errors(target):
             saver.serde = CompressingSerializer()
             saver.path = target

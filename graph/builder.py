@@ -25,6 +25,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.store.base import BaseStore
 from langgraph.types import Checkpointer, RetryPolicy
+from langgraph_memgpt._compat import node_runnable
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import InputState, MemGPTState
 from langgraph_memgpt.nodes.agent import AgentSpec, BlockSpec
@@ -134,10 +135,8 @@ def build_graph(
     return builder.compile(checkpointer=checkpointer, store=store, name=name)
 
 
-def _runnable(func, afunc):
-    from langgraph._internal._runnable import RunnableCallable
-
-    return RunnableCallable(func, afunc, name=getattr(func, "__name__", None))
+# Nodes with a native sync and an async path: LangGraph's public add_node takes one function.
+_runnable = node_runnable
 
 
 graph = build_graph()

@@ -15,23 +15,21 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
-from langgraph_memgpt.checkpoints.history import read_log, source_key
+from langgraph_memgpt.checkpoints.history import read_log, saver_kind, source_key
 from langgraph_memgpt.embeddings import configured_embedding_model
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.steps import Call, NodeSteps, adrive, blocking, drive
-from langgraph_memgpt.tools.archival import archive_namespace
-from langgraph_memgpt.tools.recall import index_location
+from langgraph_memgpt.memory.archive import archive_namespace, count_passages
+from langgraph_memgpt.memory.recall import index_location
+from langgraph_memgpt.steps import Call, NodeSteps, adrive, drive
 
-COUNT_PAGE = 1_000
-"""Items read per page when a store has no count of its own."""
-
-_SYNC_ONLY_SAVERS = ("SqliteSaver", "PostgresSaver")
+_SYNC_ONLY_SAVERS = ("sqlite", "postgres")
+"""LangGraph's sync savers (``saver_kind``), subclasses included."""
 
 
 def is_sync_only_saver(checkpointer: BaseCheckpointSaver | None) -> bool:
     """Savers that can only be read synchronously (their log reads and ``aget`` methods are
     not implemented): async entry points run their work in a worker thread instead."""
-    return type(checkpointer).__name__ in _SYNC_ONLY_SAVERS
+    return saver_kind(checkpointer) in _SYNC_ONLY_SAVERS
 
 
 def status_steps(
@@ -80,24 +78,6 @@ def status_steps(
         "embedding_model": configured_embedding_model(),
         "storage": storage,
     }
-
-
-def count_passages(store: BaseStore, namespace: tuple[str, ...]) -> NodeSteps[int]:
-    """Passages stored directly in ``namespace`` (our store counts in SQL; others are paged)."""
-    count = getattr(store, "count", None)
-    if callable(count):
-        return (yield blocking(count, namespace))
-    total, offset = 0, 0
-    while True:
-        page = yield Call(
-            run=lambda o=offset: store.search(namespace, limit=COUNT_PAGE, offset=o),
-            arun=lambda o=offset: store.asearch(namespace, limit=COUNT_PAGE, offset=o),
-        )
-        # search() takes a namespace *prefix*: thread-scoped archives below it are not ours.
-        total += sum(1 for item in page if tuple(item.namespace) == tuple(namespace))
-        if len(page) < COUNT_PAGE:
-            return total
-        offset += COUNT_PAGE
 
 
 def _checkpoint_location(source: str) -> str | None:

@@ -26,19 +26,25 @@ Two modes, chosen by the server's environment at start:
   LangGraph's Studio shortcut (``x-auth-scheme: langsmith``) is refused in multi-user mode
   under ``langgraph dev``, where it is a header anyone can send; on LangGraph Platform it is a
   LangSmith-verified member of the deployment's workspace and is let through.
+
+What a user id may be and which conversation thread a user has (``user_thread_id``) are
+defined here: this handler reserves those thread ids, and ``server/backend.py``, which
+creates them, imports this module (never the other way round).
 """
 
 from __future__ import annotations
 
 import hmac
 import os
+import re
+import uuid
 from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.tools.archival import AUTH_USER_PERMISSION
+from langgraph_memgpt.memory.archive import AUTH_USER_PERMISSION
 from langgraph_sdk import Auth
 from langgraph_sdk.auth import is_studio_user
 
@@ -48,16 +54,26 @@ LOCAL_PERMISSION = "memgpt:local"
 """Single-user local mode: the request may touch every thread and namespace."""
 ARCHIVE_ROOT = "archival"
 MIN_KEY_CHARS = 16
-# Not imported from server.backend: backend imports this module.
-_USER_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@:+=-")
+GRAPH_ID = "memgpt"
+"""The graph langgraph.json registers; also the model name the chat API lists."""
+THREAD_NAMESPACE = uuid.UUID("0b5e8f52-4f55-4d39-9a63-6d2f1f3c7a10")
+# No dots: LangGraph store namespace labels may not contain them, and the user id is one.
+USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_@:+=-]{1,128}")
+
+
+def user_thread_id(user_id: str) -> str:
+    """The id of ``user_id``'s conversation thread (a UUID, as the LangGraph API requires).
+
+    Example:
+        ```python
+        user_thread_id("ada")  # the same id on every server, every time
+        ```
+    """
+    return str(uuid.uuid5(THREAD_NAMESPACE, f"{GRAPH_ID}:{user_id}"))
 
 
 class AuthConfigError(ValueError):
     """MEMGPT_API_KEYS / MEMGPT_API_KEYS_FILE cannot be read; the server does not start."""
-
-
-def _valid_user(user: str) -> bool:
-    return 1 <= len(user) <= 128 and set(user) <= _USER_CHARS
 
 
 def parse_api_keys(text: str, origin: str) -> dict[str, str]:
@@ -75,7 +91,7 @@ def parse_api_keys(text: str, origin: str) -> dict[str, str]:
                 f"{origin}: the key of user {user!r} has {len(key)} characters; use at least "
                 f"{MIN_KEY_CHARS} (e.g. from secrets.token_urlsafe())"
             )
-        if not _valid_user(user):
+        if not USER_ID_PATTERN.fullmatch(user):
             raise AuthConfigError(
                 f"{origin}: invalid user id {user!r}: use 1-128 letters, digits or _ @ : + = -"
             )
@@ -174,8 +190,6 @@ def bound_user(ctx: Auth.types.AuthContext) -> str | None:
 
 def _conversation_thread_of_another(thread_id: Any, user: str) -> str | None:
     """The configured user (not ``user``) whose HTTP-API conversation thread is ``thread_id``."""
-    from langgraph_memgpt.server.backend import user_thread_id
-
     wanted = str(thread_id)
     return next(
         (u for u in set(api_keys().values()) if u != user and user_thread_id(u) == wanted), None
@@ -277,4 +291,14 @@ async def anything_else(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.F
     return {"owner": owner}
 
 
-__all__ = ["LOCAL_PERMISSION", "api_keys", "auth", "load_api_keys", "local_user", "multi_user"]
+__all__ = [
+    "GRAPH_ID",
+    "LOCAL_PERMISSION",
+    "USER_ID_PATTERN",
+    "api_keys",
+    "auth",
+    "load_api_keys",
+    "local_user",
+    "multi_user",
+    "user_thread_id",
+]

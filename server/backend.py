@@ -9,50 +9,38 @@ them.
 
 Archival memory and ``/status`` need the store and checkpointer *objects* (our keyword search
 and counts, the recall log), which the SDK's HTTP surface does not offer; they come from
-langgraph-api, which injects these very instances into every graph run. Both look-ups live
-here so a change in langgraph-api touches one file.
+langgraph-api, which injects these very instances into every graph run. Both look-ups use
+langgraph-api internals, so they are in ``_compat.py`` with the package's other ones.
 
-Each user has one conversation thread, with a thread id derived from the user id, created by
+Each user has one conversation thread, with a thread id derived from the user id
+(``user_thread_id``, defined in ``server/auth.py``, which reserves these ids), created by
 the first request that needs it. Who the user is: ``resolve_user`` (the API key's user when
 ``server/auth.py`` has keys, else the request's user field or header).
 """
 
 from __future__ import annotations
 
-import re
-import uuid
 from functools import cache
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.store.base import BaseStore
+from langgraph_memgpt._compat import (
+    api_server_checkpointer,
+    api_server_store,
+    unwrap_server_checkpointer,
+)
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.server.auth import multi_user
+from langgraph_memgpt.memory.archive import AUTH_USER_PERMISSION
+from langgraph_memgpt.server.auth import GRAPH_ID, USER_ID_PATTERN, multi_user, user_thread_id
 from langgraph_memgpt.server.errors import ApiError
-from langgraph_memgpt.tools.archival import AUTH_USER_PERMISSION
 from langgraph_sdk import get_client
 from langgraph_sdk.client import LangGraphClient
 from langgraph_sdk.errors import NotFoundError
 from starlette.requests import Request
 
-GRAPH_ID = "memgpt"
-"""The graph langgraph.json registers; also the model name the chat API lists."""
-THREAD_NAMESPACE = uuid.UUID("0b5e8f52-4f55-4d39-9a63-6d2f1f3c7a10")
 USER_HEADERS = ("x-user-id", "x-openwebui-user-id")
 """Open WebUI sends X-OpenWebUI-User-Id when ENABLE_FORWARD_USER_INFO_HEADERS is on."""
-# No dots: LangGraph store namespace labels may not contain them, and the user id is one.
-USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_@:+=-]{1,128}")
-
-
-def user_thread_id(user_id: str) -> str:
-    """The id of ``user_id``'s conversation thread (a UUID, as the LangGraph API requires).
-
-    Example:
-        ```python
-        user_thread_id("ada")  # the same id on every server, every time
-        ```
-    """
-    return str(uuid.uuid5(THREAD_NAMESPACE, f"{GRAPH_ID}:{user_id}"))
 
 
 def authenticated_user(request: Request) -> str | None:
@@ -205,21 +193,17 @@ def _outside_server() -> ApiError:
 
 async def server_store() -> BaseStore:
     """The store the server gives graph runs (our archive locally, the platform's deployed)."""
-    try:
-        from langgraph_api.store import get_store
-    except ImportError:
-        raise _outside_server() from None
-    return await get_store()
+    store = await api_server_store()
+    if store is None:
+        raise _outside_server()
+    return store
 
 
 async def server_checkpointer() -> BaseCheckpointSaver:
     """The checkpointer the server gives graph runs."""
-    try:
-        from langgraph_api._checkpointer import get_checkpointer
-    except ImportError:
-        raise _outside_server() from None
-    saver = await get_checkpointer()
+    saver = await api_server_checkpointer()
+    if saver is None:
+        raise _outside_server()
     # A custom checkpointer (ours under langgraph dev) comes wrapped in an adapter; the recall
     # log reads SQLite savers directly with SQL, so hand over the saver itself.
-    inner = getattr(saver, "_inner", None)
-    return inner if isinstance(inner, BaseCheckpointSaver) else saver
+    return unwrap_server_checkpointer(saver)

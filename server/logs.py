@@ -9,19 +9,20 @@ worker twice. :func:`quiet_expected_failures` drops the tracebacks of these erro
 other exception keeps its traceback) and the worker's first report of the failure, so a failed
 chat leaves one error line ("Background run failed. Exception: ...") after the retry lines.
 
-The logger names are the modules that log (``logger = logging.getLogger(__name__)``):
-``langgraph.pregel._retry`` is a private module of LangGraph, checked by
-``tests/unit/test_server_logs.py`` so a LangGraph release that moves it fails loudly.
+The logger names are the modules that log (``logger = logging.getLogger(__name__)``); the
+retry loop's is a private module of LangGraph, so both names live in ``_compat.py``, checked
+by ``tests/unit/test_server_logs.py`` so a release that moves them fails loudly.
 """
 
 from __future__ import annotations
 
 import logging
 
+from langgraph_memgpt._compat import RETRY_LOGGER, SERVER_WORKER_LOGGER
 from langgraph_memgpt.models import ModelUnavailableError
 from langgraph_memgpt.storage import StorageError
 
-LOGGERS = ("langgraph_api.worker", "langgraph.pregel._retry")
+LOGGERS = (SERVER_WORKER_LOGGER, RETRY_LOGGER)
 """Where a failed run's traceback is logged: langgraph-api's run worker, LangGraph's retries."""
 _EXPLAINED = (ModelUnavailableError, StorageError)
 RUN_ERROR_EVENT = "Run encountered an error in graph"
