@@ -1,4 +1,9 @@
-"""Archival memory: the agent's unbounded long-term store, searched by meaning and keywords."""
+"""Archival memory's stores: where passages live (the operations on them are ``memory/``).
+
+``store`` is the sqlite-vec ``BaseStore`` (with ``bit_index``, its binary first pass);
+``vectorstore`` adapts any LangChain ``VectorStore`` (Chroma); ``capabilities`` declares what
+a store can do beyond ``BaseStore`` (keyword search, counts, restored timestamps).
+"""
 
 import os
 from pathlib import Path

@@ -50,8 +50,9 @@ from langgraph.store.base import (
 
 # The same filter and namespace-matching rules as LangGraph's InMemoryStore (private helpers,
 # imported rather than copied so the two stores cannot drift apart).
-from langgraph.store.memory import _compare_values, _does_match
+from langgraph_memgpt._compat import filter_matches, namespace_matches
 from langgraph_memgpt.archival.bit_index import BitIndex
+from langgraph_memgpt.search.text import keyword_query
 from langgraph_memgpt.storage import (
     StorageError,
     check_database_file,
@@ -359,7 +360,7 @@ class SqliteVecStore(BaseStore):
         for row in cursor:
             if op.filter:
                 value = json.loads(row[2])
-                if not all(_compare_values(value.get(k), v) for k, v in op.filter.items()):
+                if not filter_matches(value, op.filter):
                     continue
             yield row, row[5]
 
@@ -471,7 +472,7 @@ class SqliteVecStore(BaseStore):
                     continue
                 if op.filter:
                     value = json.loads(row[2])
-                    if not all(_compare_values(value.get(k), v) for k, v in op.filter.items()):
+                    if not filter_matches(value, op.filter):
                         continue
                 results.append((score, row[:5], row[5]))
             if len(results) >= wanted:
@@ -499,7 +500,9 @@ class SqliteVecStore(BaseStore):
         namespaces = [_ns_tuple(r[0]) for r in rows]
         if op.match_conditions:
             namespaces = [
-                ns for ns in namespaces if all(_does_match(c, ns) for c in op.match_conditions)
+                ns
+                for ns in namespaces
+                if all(namespace_matches(c, ns) for c in op.match_conditions)
             ]
         if op.max_depth is not None:
             namespaces = sorted({ns[: op.max_depth] for ns in namespaces})
@@ -673,8 +676,6 @@ class SqliteVecStore(BaseStore):
         self, namespace: Sequence[str], query: str, limit: int = 50
     ) -> list[tuple[str, float]]:
         """(key, bm25 score) of items in ``namespace`` whose indexed text matches ``query``."""
-        from langgraph_memgpt.search.recall_index import keyword_query
-
         match = keyword_query(query)
         with self.lock:
             ns_id = self._namespace_id(namespace, create=False)
@@ -710,6 +711,23 @@ class SqliteVecStore(BaseStore):
                 f"SELECT count(*) FROM items i WHERE i.ns_id = ? AND {self._live()}",
                 (ns_id, time.time()),
             ).fetchone()[0]
+
+    def restore_timestamps(
+        self, namespace: Sequence[str], times: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Set ``(key, created_at, updated_at)`` (ISO 8601) on items already stored.
+
+        ``put`` stamps the time of the write; an import gives passages back the times they
+        were first stored, which archival search filters and shows them by.
+        """
+        name = _ns_name(namespace)
+        rows = [(created, updated, key, name) for key, created, updated in times]
+        with self.lock, self.conn:
+            self.conn.executemany(
+                "UPDATE items SET created_at = ?, updated_at = ? WHERE key = ? AND ns_id = "
+                "(SELECT id FROM namespaces WHERE name = ?)",
+                rows,
+            )
 
     def close(self) -> None:
         with self.lock:

@@ -73,8 +73,9 @@ from langgraph.store.base import (
 
 # The same filter and namespace-matching rules as LangGraph's InMemoryStore (private helpers,
 # imported rather than copied so the stores cannot drift apart; SqliteVecStore does the same).
-from langgraph.store.memory import _compare_values, _does_match
-from langgraph_memgpt.search.recall_index import content_terms
+from langgraph_memgpt._compat import filter_matches, namespace_matches
+from langgraph_memgpt.archival.capabilities import KeywordSearchable
+from langgraph_memgpt.search.text import content_terms
 from langgraph_memgpt.steps import Call, adrive, blocking, drive
 
 Scalar = str | int | float | bool
@@ -196,7 +197,7 @@ class VectorStoreArchive(BaseStore):
 
     keyword_search: Callable[[Sequence[str], str, int], list[tuple[str, float]]]
     """(key, score) of passages with the query's words; set only when the backend filters
-    documents by text (Chroma): the tools look for it with ``hasattr``."""
+    documents by text (Chroma), which makes the archive ``KeywordSearchable``."""
     count: Callable[[Sequence[str]], int]
     """Items in exactly one namespace; set only when the backend lists documents (Chroma): the
     graph shows it in the memory metadata when a store has it."""
@@ -407,7 +408,7 @@ class VectorStoreArchive(BaseStore):
         entries.sort(key=lambda e: (first_seen[e.item.namespace], e.seq))
         if op.filter:
             yield from self._text_steps([e for e in entries if e.text_field in op.filter])
-            entries = [e for e in entries if _matches(e.item.value, op.filter)]
+            entries = [e for e in entries if filter_matches(e.item.value, op.filter)]
         chosen = entries[op.offset : wanted]
         yield from self._text_steps(chosen)
         return [_scored(e.item, None) for e in chosen]
@@ -441,7 +442,7 @@ class VectorStoreArchive(BaseStore):
                 # so no backend quirk can ever hand one user another user's passage.
                 if item is None or item.namespace[: len(prefix)] != prefix:
                     continue
-                if op.filter and not _matches(item.value, op.filter):
+                if op.filter and not filter_matches(item.value, op.filter):
                     continue
                 found.append(_scored(item, score))
             if len(found) >= wanted or len(hits) < depth:
@@ -522,7 +523,9 @@ class VectorStoreArchive(BaseStore):
         namespaces = {entry.item.namespace for entry in entries}
         if op.match_conditions:
             namespaces = {
-                ns for ns in namespaces if all(_does_match(c, ns) for c in op.match_conditions)
+                ns
+                for ns in namespaces
+                if all(namespace_matches(c, ns) for c in op.match_conditions)
             }
         if op.max_depth is not None:
             namespaces = {ns[: op.max_depth] for ns in namespaces}
@@ -581,7 +584,7 @@ class VectorStoreArchive(BaseStore):
         self, namespace: Sequence[str], query: str, limit: int = 50
     ) -> list[tuple[str, float]]:
         """``keyword_search`` off the event loop (Chroma's client is synchronous)."""
-        if not hasattr(self, "keyword_search"):
+        if not isinstance(self, KeywordSearchable):
             raise NotImplementedError(
                 f"{type(self.vectorstore).__name__} cannot filter documents by text"
             )
@@ -600,10 +603,6 @@ class VectorStoreArchive(BaseStore):
 
 def _namespace_json(namespace: Sequence[str]) -> str:
     return json.dumps(list(namespace))
-
-
-def _matches(value: dict[str, Any], conditions: dict[str, Any]) -> bool:
-    return all(_compare_values(value.get(k), v) for k, v in conditions.items())
 
 
 def _scored(item: Item, score: float | None) -> SearchItem:
