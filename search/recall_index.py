@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,20 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.graph.state import message_timestamp
+from langgraph_memgpt.search.fusion import fuse
+from langgraph_memgpt.search.quantize import (
+    as_int8,
+    from_int8,
+    pack_scaled_int8,
+    unpack_scaled_int8,
+)
+from langgraph_memgpt.search.text import (
+    WORD,
+    any_of,
+    content_terms,
+    date_words,
+    normalize_timestamp,
+)
 from langgraph_memgpt.storage import (
     StorageError,
     check_database_file,
@@ -43,9 +56,6 @@ SETTING = "MEMGPT_RECALL_INDEX"
 # Ranking, measured on the LoCoMo dev conversations (tests/benchmarks/locomo_recall.py):
 # BM25 over the message and its neighbours (+17 points of recall@10 over the message alone),
 # a dense score over the message and its neighbour windows, fused by reciprocal rank.
-RRF_K = 10
-KEYWORD_WEIGHT = 1.0
-SEMANTIC_WEIGHT = 1.0
 FTS_COLUMNS = ("thread", "body", "prev1", "next1", "prev2", "next2", "date")
 FTS_WEIGHTS = (0.0, 1.0, 0.5, 0.5, 0.25, 0.25, 1.0)
 """bm25 weight per column: the message, its +-1 and +-2 neighbours, its date in words."""
@@ -60,22 +70,6 @@ POSTINGS_BUDGET = 20_000
 tens of thousands of rows (each row also holds its neighbours' words), and BM25 scores every
 row it reads; such words weigh little (low IDF), so the rarest terms that fit the budget are
 kept. Threads of a few thousand messages never reach it: their ranking is unchanged."""
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-# NLTK's English stopword list (179 words): function words that carry no topic.
-STOPWORDS = frozenset(
-    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
-    yourselves he him his himself she she's her hers herself it it's its itself they them their
-    theirs themselves what which who whom this that that'll these those am is are was were be
-    been being have has had having do does did doing a an the and but if or because as until
-    while of at by for with about against between into through during before after above below
-    to from up down in out on off over under again further then once here there when where why
-    how all any both each few more most other some such no nor not only own same so than too
-    very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
-    couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
-    mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
-    weren't won won't wouldn wouldn't""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -128,54 +122,8 @@ def role_of(message: BaseMessage) -> str:
     return {"human": "user", "ai": "assistant"}.get(message.type, message.type)
 
 
-def date_words(timestamp: str | None) -> str:
-    """'2023-05-08T13:56:00+00:00' -> '1:56 pm on Monday 8 May, 2023' (matches 'May 2023')."""
-    if not timestamp:
-        return ""
-    moment = datetime.fromisoformat(timestamp)
-    hour = moment.hour % 12 or 12
-    half = "am" if moment.hour < 12 else "pm"
-    return (
-        f"{hour}:{moment.minute:02d} {half} on {moment:%A} {moment.day} {moment:%B}, {moment.year}"
-    )
-
-
 def speaker_text(name: str | None, text: str) -> str:
     return f"{name}: {text}" if name else text
-
-
-def normalize_timestamp(value: str | None) -> str | None:
-    """ISO-8601 in UTC (naive times are taken as UTC), so timestamps compare as strings."""
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="seconds")
-
-
-def content_terms(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
-    """The topic words of ``text``: lowercased, without stopwords or ``ignore``d words."""
-    words = [w.lower() for w in _WORD.findall(text)]
-    return sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
-
-
-def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None:
-    """An FTS5 query: the content words of ``text`` (not ``ignore``), any of them may match.
-
-    Words go in unstemmed: FTS5's porter tokenizer stems query and text alike.
-    """
-    return any_of(content_terms(text, ignore))
-
-
-def any_of(terms: Sequence[str]) -> str | None:
-    """An FTS5 query matching any of ``terms`` (quoted, so no word is read as an operator)."""
-    if not terms:
-        return None
-    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 INDEX_VERSION = "4"
@@ -220,37 +168,6 @@ class _ThreadVectors:
         self.positions.update({rowid: self.size + i for i, rowid in enumerate(rowids)})
         self.size = end
         self.max_rowid = max(self.max_rowid, rowids[-1])
-
-
-def _as_int8(vector: Sequence[float]) -> bytes:
-    return (
-        np.clip(np.round(np.asarray(vector, dtype=np.float32) * 127), -127, 127)
-        .astype(np.int8)
-        .tobytes()
-    )
-
-
-def _from_int8(blob: bytes) -> np.ndarray:
-    return np.frombuffer(blob, dtype=np.int8).astype(np.float32) / 127
-
-
-def _pack_search_vector(vector: np.ndarray) -> bytes:
-    """A search vector as its float32 scale then int8 components (388 bytes at 384 dims).
-
-    Scaled per vector: the mean of three unit vectors has components well below 1, and a
-    fixed scale would waste most of int8's range on them. Half the bytes of float16, for a
-    similarity error around 1e-3, far below the gaps between ranked candidates.
-    """
-    peak = float(np.abs(vector).max()) or 1.0
-    quantized = np.clip(np.round(vector * (127 / peak)), -127, 127).astype(np.int8)
-    return np.float32(peak / 127).tobytes() + quantized.tobytes()
-
-
-def _unpack_search_vectors(blobs: Sequence[bytes]) -> np.ndarray:
-    """Rows of float32 from blobs written by :func:`_pack_search_vector` (all one size)."""
-    layout = np.dtype([("scale", "<f4"), ("values", "i1", (len(blobs[0]) - 4,))])
-    rows = np.frombuffer(b"".join(blobs), dtype=layout)
-    return rows["values"].astype(np.float32) * rows["scale"][:, None]
 
 
 class RecallIndex:
@@ -375,7 +292,7 @@ class RecallIndex:
             texts = [indexed_text(m) for m in fresh]
             if tid in self._speakers:
                 self._speakers[tid] |= {
-                    w.lower() for m in fresh if m.name for w in _WORD.findall(m.name)
+                    w.lower() for m in fresh if m.name for w in WORD.findall(m.name)
                 }
             with self.conn:
                 touched = self._store_entries(tid, fresh, texts, known)
@@ -428,7 +345,7 @@ class RecallIndex:
         touched: set[int] = set()
         for message, text, ok in zip(fresh, texts, searchable, strict=True):
             ts = normalize_timestamp(message_timestamp(message))
-            self_vec = _as_int8(next(own)) if ok else None
+            self_vec = as_int8(next(own)) if ok else None
             row = (role_of(message), message.name, ts, text, int(ok), self_vec)
             if message.id in known:
                 rowid = known[message.id][0]
@@ -528,7 +445,7 @@ class RecallIndex:
         )
         for rowid, self_vec, texts, settled in plans:
             windows = [np.asarray(next(embedded), dtype=np.float32) for _ in texts]
-            own = windows.pop() if self_vec is None else _from_int8(self_vec)
+            own = windows.pop() if self_vec is None else from_int8(self_vec)
             # Mean of the three unit vectors: its dot product with a unit query is the mean
             # of the three cosine similarities, so one vector per message is enough.
             combined = (own + windows[0] + windows[1]) / 3
@@ -539,7 +456,7 @@ class RecallIndex:
             self.conn.execute(
                 "UPDATE entries SET vec = ?, self_vec = CASE WHEN ? THEN NULL ELSE self_vec END "
                 "WHERE rowid = ?",
-                (_pack_search_vector(combined), settled, rowid),
+                (pack_scaled_int8(combined), settled, rowid),
             )
             self._update_vector(tid, rowid, combined)
 
@@ -581,7 +498,7 @@ class RecallIndex:
             rows = self.conn.execute(
                 "SELECT DISTINCT name FROM entries WHERE tid = ? AND name IS NOT NULL", (tid,)
             )
-            cached = frozenset(w.lower() for r in rows for w in _WORD.findall(r[0]))
+            cached = frozenset(w.lower() for r in rows for w in WORD.findall(r[0]))
             self._speakers[tid] = cached
         return cached
 
@@ -596,7 +513,7 @@ class RecallIndex:
             (cached.max_rowid, tid),
         ).fetchall()
         if rows:
-            cached.append([r[0] for r in rows], _unpack_search_vectors([r[1] for r in rows]))
+            cached.append([r[0] for r in rows], unpack_scaled_int8([r[1] for r in rows]))
         return cached
 
     def search(
@@ -665,14 +582,12 @@ class RecallIndex:
             )
             keyword = self._keyword_ranking(tid, query, allowed)
             semantic = self._semantic_ranking(tid, query, allowed)
-        scores: dict[int, float] = {}
-        for ranking, weight in ((keyword, KEYWORD_WEIGHT), (semantic, SEMANTIC_WEIGHT)):
-            # Excluded rows leave before ranks are given: the asking turn is usually the
-            # closest match to its own query, and in place it would push every hit down a rank.
-            kept = (rowid for rowid in ranking if rowid not in excluded)
-            for rank, rowid in enumerate(kept):
-                scores[rowid] = scores.get(rowid, 0.0) + weight / (RRF_K + rank + 1)
-        ranked = sorted(scores.items(), key=lambda i: -i[1])
+        # Excluded rows leave before ranks are given: the asking turn is usually the
+        # closest match to its own query, and in place it would push every hit down a rank.
+        ranked = fuse(
+            [rowid for rowid in keyword if rowid not in excluded],
+            [rowid for rowid in semantic if rowid not in excluded],
+        )
         return self._page(ranked, len(ranked), page, limit, offset_applied=False)
 
     def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
@@ -786,44 +701,3 @@ class RecallIndex:
         ]
         pages = max(1, -(-total // limit)) if limit else 1
         return RecallPage(hits=hits, total=total, page=page, pages=pages, limit=limit)
-
-
-def date_range(
-    start_value: str | None,
-    end_value: str | None,
-    names: tuple[str, str] = ("start_date", "end_date"),
-) -> tuple[datetime | None, datetime | None]:
-    """UTC bounds ``[start, end)`` from ISO dates/times; a bare end date includes that day.
-
-    Shared by recall and archival search. Raises ValueError naming the bad argument.
-    """
-    start = _parse_bound(start_value, names[0])
-    end = _parse_bound(end_value, names[1])
-    if end is not None and end_value is not None and len(end_value.strip()) <= 10:
-        end += timedelta(days=1)
-    if start and end and start >= end:
-        raise ValueError(f"{names[0]} {start_value} is not before {names[1]} {end_value}")
-    return start, end
-
-
-def date_bounds(start_date: str | None, end_date: str | None) -> tuple[str | None, str | None]:
-    """:func:`date_range` as ISO strings, comparable with the index's timestamps."""
-    start, end = date_range(start_date, end_date)
-    return (
-        start.isoformat(timespec="seconds") if start else None,
-        end.isoformat(timespec="seconds") if end else None,
-    )
-
-
-def _parse_bound(value: str | None, name: str) -> datetime | None:
-    if value is None or not str(value).strip():
-        return None
-    try:
-        moment = datetime.fromisoformat(str(value).strip())
-    except ValueError:
-        raise ValueError(
-            f"{name} '{value}' is not an ISO date such as 2024-05-08 or 2024-05-08T14:30"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)

@@ -11,7 +11,8 @@ import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
-from langgraph_memgpt.search.recall_index import RecallIndex, _unpack_search_vectors
+from langgraph_memgpt.search.quantize import unpack_scaled_int8 as _unpack_search_vectors
+from langgraph_memgpt.search.recall_index import RecallIndex
 
 
 class UnitHashEmbeddings(Embeddings):

@@ -1,0 +1,114 @@
+"""Text for search: topic words, FTS5 queries, dates in words and date bounds.
+
+Shared by recall (``search/recall_index.py``) and archival memory (``memory/archive.py`` and the
+archive stores' keyword search), so a query means the same words and the same dates in both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+WORD = re.compile(r"\w+", re.UNICODE)
+# NLTK's English stopword list (179 words): function words that carry no topic.
+STOPWORDS = frozenset(
+    """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
+    yourselves he him his himself she she's her hers herself it it's its itself they them their
+    theirs themselves what which who whom this that that'll these those am is are was were be
+    been being have has had having do does did doing a an the and but if or because as until
+    while of at by for with about against between into through during before after above below
+    to from up down in out on off over under again further then once here there when where why
+    how all any both each few more most other some such no nor not only own same so than too
+    very s t can will just don don't should should've now d ll m o re ve y ain aren aren't
+    couldn couldn't didn didn't doesn doesn't hadn hadn't hasn hasn't haven haven't isn isn't ma
+    mightn mightn't mustn mustn't needn needn't shan shan't shouldn shouldn't wasn wasn't weren
+    weren't won won't wouldn wouldn't""".split()
+)
+
+
+def date_words(timestamp: str | None) -> str:
+    """'2023-05-08T13:56:00+00:00' -> '1:56 pm on Monday 8 May, 2023' (matches 'May 2023')."""
+    if not timestamp:
+        return ""
+    moment = datetime.fromisoformat(timestamp)
+    hour = moment.hour % 12 or 12
+    half = "am" if moment.hour < 12 else "pm"
+    return (
+        f"{hour}:{moment.minute:02d} {half} on {moment:%A} {moment.day} {moment:%B}, {moment.year}"
+    )
+
+
+def normalize_timestamp(value: str | None) -> str | None:
+    """ISO-8601 in UTC (naive times are taken as UTC), so timestamps compare as strings."""
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def content_terms(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """The topic words of ``text``: lowercased, without stopwords or ``ignore``d words."""
+    words = [w.lower() for w in WORD.findall(text)]
+    return sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
+
+
+def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None:
+    """An FTS5 query: the content words of ``text`` (not ``ignore``), any of them may match.
+
+    Words go in unstemmed: FTS5's porter tokenizer stems query and text alike.
+    """
+    return any_of(content_terms(text, ignore))
+
+
+def any_of(terms: Sequence[str]) -> str | None:
+    """An FTS5 query matching any of ``terms`` (quoted, so no word is read as an operator)."""
+    if not terms:
+        return None
+    return " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def date_range(
+    start_value: str | None,
+    end_value: str | None,
+    names: tuple[str, str] = ("start_date", "end_date"),
+) -> tuple[datetime | None, datetime | None]:
+    """UTC bounds ``[start, end)`` from ISO dates/times; a bare end date includes that day.
+
+    Shared by recall and archival search. Raises ValueError naming the bad argument.
+    """
+    start = _parse_bound(start_value, names[0])
+    end = _parse_bound(end_value, names[1])
+    if end is not None and end_value is not None and len(end_value.strip()) <= 10:
+        end += timedelta(days=1)
+    if start and end and start >= end:
+        raise ValueError(f"{names[0]} {start_value} is not before {names[1]} {end_value}")
+    return start, end
+
+
+def date_bounds(start_date: str | None, end_date: str | None) -> tuple[str | None, str | None]:
+    """:func:`date_range` as ISO strings, comparable with the index's timestamps."""
+    start, end = date_range(start_date, end_date)
+    return (
+        start.isoformat(timespec="seconds") if start else None,
+        end.isoformat(timespec="seconds") if end else None,
+    )
+
+
+def _parse_bound(value: str | None, name: str) -> datetime | None:
+    if value is None or not str(value).strip():
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value).strip())
+    except ValueError:
+        raise ValueError(
+            f"{name} '{value}' is not an ISO date such as 2024-05-08 or 2024-05-08T14:30"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
