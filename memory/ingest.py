@@ -6,14 +6,12 @@ much larger than its window by searching the passages with archival_memory_searc
 
 from __future__ import annotations
 
-import sys
-import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from langgraph.store.base import BaseStore, PutOp
+from langgraph.store.base import BaseStore
 from langgraph_memgpt.graph.state import utc_now
-from langgraph_memgpt.tools.archival import normalize_tags
+from langgraph_memgpt.memory.archive import new_passage_key, new_source_id, passage_writes
 
 PASSAGE_CHARS = 1_500
 BATCH = 64
@@ -61,40 +59,25 @@ def ingest_files(
     stored: dict[str, int] = {}
     for path in paths:
         passages = split_document(read_document(path), path)
-        source_id = f"src-{uuid.uuid4().hex[:12]}"
-        labels = normalize_tags([*tags, f"source:{path.name}"])
+        source_id = new_source_id()
+        labels = [*tags, f"source:{path.name}"]
         now = utc_now()
         for start in range(0, len(passages), BATCH):
+            batch = passages[start : start + BATCH]
             store.batch(
-                [
-                    PutOp(
-                        namespace,
-                        f"p-{uuid.uuid4().hex[:12]}",
-                        {
-                            "content": text,
-                            "tags": labels,
-                            "created_at": now,
-                            "source_id": source_id,
-                            "source": str(path),
-                            "chunk": start + offset,
-                            "chunks": len(passages),
-                        },
-                    )
-                    for offset, text in enumerate(passages[start : start + BATCH])
-                ]
+                passage_writes(
+                    namespace,
+                    batch,
+                    labels,
+                    keys=[new_passage_key() for _ in batch],
+                    source_id=source_id,
+                    source=str(path),
+                    first_chunk=start,
+                    chunks=len(passages),
+                    created_at=now,
+                )
             )
             if progress:
                 progress(path.name, min(start + BATCH, len(passages)), len(passages))
         stored[str(path)] = len(passages)
     return stored
-
-
-def print_progress(name: str, done: int, total: int, unit: str = "passages") -> None:
-    """A one-line progress bar on stderr, redrawn in place until ``done`` reaches ``total``."""
-    width = 30
-    filled = width * done // max(1, total)
-    end = "\n" if done >= total else ""
-    sys.stderr.write(
-        f"\r{name}: [{'#' * filled}{'.' * (width - filled)}] {done}/{total} {unit}{end}"
-    )
-    sys.stderr.flush()

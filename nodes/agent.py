@@ -1,15 +1,13 @@
-"""The static parts of an agent (model, tools, blocks) and how they become a prompt.
+"""The static parts of an agent: its model, tools and starting blocks.
 
 ``AgentSpec`` is what :func:`~langgraph_memgpt.graph.builder.build_graph` binds into the nodes:
-objects that cannot travel in the JSON runtime context (a model instance, Python tools). The
-same ``assemble`` is used to measure the next prompt in ``check_memory_pressure`` and to send
-it in ``reason``, so the budget always describes exactly what the model receives.
+objects that cannot travel in the JSON runtime context (a model instance, Python tools). Its
+``assemble`` hands them to ``nodes/budget.py``, which builds the prompt and its token budget.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -18,25 +16,17 @@ from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
+from langgraph_memgpt.archival.capabilities import Countable
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.prompts import (
-    SYSTEM_INSTRUCTIONS,
-    build_prompt,
-    render_core_memory,
-    render_metadata,
-    render_summary,
-)
-from langgraph_memgpt.graph.state import Block, Summary, TokenBudget, utc_now
+from langgraph_memgpt.graph.state import Block, TokenBudget, utc_now
+from langgraph_memgpt.memory.archive import archive_namespace
 from langgraph_memgpt.models import load_chat_model
-from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
-from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS, archive_namespace
+from langgraph_memgpt.nodes.budget import assemble_prompt
+from langgraph_memgpt.tokens import counter
+from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS
 from langgraph_memgpt.tools.base import AgentTool
 from langgraph_memgpt.tools.core_memory import CORE_MEMORY_TOOLS, SEND_MESSAGE
 from langgraph_memgpt.tools.recall import CONVERSATION_SEARCH
-
-# A model-reported prompt size more than this factor away from the estimate is not a tokenizer
-# difference but a different prompt (e.g. a provider adding its own preamble); ignore it.
-_MAX_CALIBRATION = 4.0
 
 
 @dataclass(frozen=True)
@@ -141,25 +131,7 @@ class AgentSpec:
         """Passages in the user's archive; None without a store, -1 if the store can't count."""
         if store is None:
             return None
-        count = getattr(store, "count", None)
-        return count(archive_namespace(ctx)) if callable(count) else -1
-
-    def metadata(
-        self,
-        blocks: Mapping[str, Block],
-        summary: Summary | None,
-        queue: Sequence[BaseMessage],
-        store: BaseStore | None,
-        ctx: Context,
-    ) -> str:
-        evicted = summary["message_count"] if summary else 0
-        updated = max((b["updated_at"] for b in blocks.values()), default=None)
-        return render_metadata(
-            recall_count=evicted + len(queue),
-            in_context_count=len(queue),
-            archival_count=self.archival_count(store, ctx),
-            memory_updated_at=updated,
-        )
+        return store.count(archive_namespace(ctx)) if isinstance(store, Countable) else -1
 
     def assemble(
         self,
@@ -168,86 +140,9 @@ class AgentSpec:
         ctx: Context,
     ) -> tuple[list[BaseMessage], TokenBudget]:
         """The prompt the next model call sends, and its size by section."""
-        blocks: dict[str, Block] = state.get("blocks") or {}
-        summary: Summary | None = state.get("summary") or None
-        queue: Sequence[BaseMessage] = state.get("messages") or []
-        metadata = self.metadata(blocks, summary, queue, store, ctx)
-        prompt = build_prompt(blocks, metadata, summary, queue)
-        budget = self.budget(blocks, summary, queue, metadata, ctx, state.get("budget"), store)
-        return prompt, budget
-
-    def budget(
-        self,
-        blocks: Mapping[str, Block],
-        summary: Summary | None,
-        queue: Sequence[BaseMessage],
-        metadata: str,
-        ctx: Context,
-        previous: TokenBudget | None,
-        store: BaseStore | None = None,
-    ) -> TokenBudget:
-        # The metadata differs from step to step only in its numbers; cl100k splits digit runs
-        # into the same groups whatever the digits, so counting it with digits zeroed is exact
-        # and lets the count be cached.
-        system = _count_cached(SYSTEM_INSTRUCTIONS) + _count_cached(_DIGITS.sub("0", metadata))
-        system += MESSAGE_OVERHEAD_TOKENS
-        core = _count_cached(render_core_memory(dict(blocks)))
-        summary_tokens = (
-            _count_cached(render_summary(summary)) + MESSAGE_OVERHEAD_TOKENS if summary else 0
+        return assemble_prompt(
+            state,
+            ctx,
+            tool_tokens=self.tool_schema_tokens(store),
+            archival_count=self.archival_count(store, ctx),
         )
-        queue_tokens = counter.messages(queue)
-        estimate = system + core + self.tool_schema_tokens(store) + summary_tokens + queue_tokens
-        budget = TokenBudget(
-            context_window=ctx.context_window,
-            output_reserve=ctx.output_reserve,
-            system=system,
-            core_memory=core,
-            tools=self.tool_schema_tokens(store),
-            summary=summary_tokens,
-            queue=queue_tokens,
-            estimate=estimate,
-            budget=calibrated(estimate, previous),
-        )
-        if previous is not None:
-            for key in ("last_call_estimate", "last_call_reported"):
-                if key in previous:
-                    budget[key] = previous[key]  # type: ignore[literal-required]
-        return budget
-
-
-def calibrated(estimate: int, previous: TokenBudget | None) -> int:
-    """The next prompt's size, corrected by what the model reported for the last one.
-
-    Two corrections, and the larger wins: the estimate scaled by reported / estimated (a
-    tokenizer that counts differently from tiktoken) and the estimate shifted by reported -
-    estimated (a chat template that adds or drops a fixed part: SmolLM2's leaves the tool
-    schemas out, a third of our prompt). Each alone under-counts in the other's case once
-    the prompt grows, and an under-count overflows the window where an over-count only
-    evicts a little early. A report far from the estimate (over 4x either way) is a
-    different prompt, not a count of ours, and is ignored.
-    """
-    if not previous:
-        return estimate
-    last_estimate = previous.get("last_call_estimate")
-    reported = previous.get("last_call_reported")
-    if not last_estimate or not reported:
-        return estimate
-    ratio = reported / last_estimate
-    if not 1 / _MAX_CALIBRATION <= ratio <= _MAX_CALIBRATION:
-        return estimate
-    return max(round(estimate * ratio), estimate + reported - last_estimate)
-
-
-_section_cache: dict[str, int] = {}
-_DIGITS = re.compile(r"\d")
-
-
-def _count_cached(text: str) -> int:
-    """Sections (instructions, rendered blocks) repeat verbatim step after step: count once."""
-    tokens = _section_cache.get(text)
-    if tokens is None:
-        if len(_section_cache) > 1024:
-            _section_cache.clear()
-        tokens = count_text(text)
-        _section_cache[text] = tokens
-    return tokens

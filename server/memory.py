@@ -1,13 +1,14 @@
 """``/memory/*`` and ``/status``: a user's memory, read and edited from outside the chat.
 
-- ``POST /memory/search`` and ``POST /memory/add`` work on the user's archival memory with the
-  same code as the agent's ``archival_memory_search`` / ``archival_memory_insert`` tools
-  (hybrid keyword + semantic ranking, passages split and stored in one batch), on the store
-  the server gives graph runs.
+- ``POST /memory/search`` and ``POST /memory/add`` work on the user's archival memory through
+  the operations the agent's archival tools call (``memory/archive.py``: hybrid keyword +
+  semantic ranking, passages split and stored in one batch), on the store the server gives
+  graph runs.
 - ``GET /memory/core`` and ``PATCH /memory/core/{label}`` read and rewrite the core memory
-  blocks of the user's thread, with the tools' rules: a block must exist, be writable and stay
-  within its character limit. The edit is a state update of the thread (checkpointed like the
-  agent's own edits, so it shows in Studio and the block history).
+  blocks of the user's thread through the tools' block edits (``memory/blocks.py``): a block
+  must exist, be writable and stay within its character limit. The edit is a state update
+  of the thread (checkpointed like the agent's own edits, so it shows in Studio and the
+  block history).
 - ``GET /status``: model, window, token budget, recall and archival counts, storage.
 
 Every check runs before anything is written: a refused request changes nothing.
@@ -21,10 +22,13 @@ from typing import Any
 
 from langgraph.store.base import BaseStore, SearchItem
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.state import Block, utc_now
+from langgraph_memgpt.graph.state import Block
+from langgraph_memgpt.memory.archive import archive_namespace, insert_passages, search_archive
+from langgraph_memgpt.memory.blocks import BlockEditError, rethink
 from langgraph_memgpt.memory.status import acollect_status
 from langgraph_memgpt.nodes.agent import AgentSpec
-from langgraph_memgpt.search.recall_index import RRF_K, date_range
+from langgraph_memgpt.search.fusion import display_relevance
+from langgraph_memgpt.search.text import date_range
 from langgraph_memgpt.server.backend import (
     ensure_user_thread,
     graph_client,
@@ -49,12 +53,6 @@ from langgraph_memgpt.server.schemas import (
     Passage,
     Status,
 )
-from langgraph_memgpt.tools.archival import (
-    archive_namespace,
-    hybrid_search,
-    insert_passages,
-    normalize_tags,
-)
 from langgraph_sdk.client import LangGraphClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -74,6 +72,20 @@ LABEL_PARAMETER = {
     "description": "The block, e.g. 'human' or 'persona'.",
 }
 DATE_FIELDS = ("start_datetime", "end_datetime")
+# How a refused block edit (memory/blocks.py) reads over HTTP: status, error type, and the
+# request field at fault.
+_EDIT_REFUSALS = {
+    "not_found": (404, "not_found"),
+    "read_only": (403, "permission_error"),
+    "over_limit": (400, "invalid_request_error"),
+    "invalid": (400, "invalid_request_error"),
+}
+_EDIT_PARAMS = {
+    "not_found": "label",
+    "read_only": "label",
+    "over_limit": "value",
+    "invalid": "value",
+}
 # The blocks a thread starts with come from the served graph's agent (langgraph.json's
 # langgraph_memgpt.graph:graph, built with the default agent).
 SERVED_AGENT = AgentSpec()
@@ -89,14 +101,13 @@ def _passage(item: SearchItem, relevance: float) -> Passage:
         content=str(item.value.get("content", "")),
         tags=list(item.value.get("tags") or []),
         created_at=item.created_at.astimezone(UTC).isoformat(timespec="seconds"),
-        # The tool's display scale: 1.0 for a passage ranked first by both rankings.
-        relevance=round(relevance * (RRF_K + 1) / 2, 4),
+        relevance=round(display_relevance(relevance), 4),
         similarity=round(item.score, 4) if item.score is not None else None,
         source=item.value.get("source"),
     )
 
 
-def search_archive(
+def search_user_archive(
     store: BaseStore,
     ctx: Context,
     query: MemorySearchRequest,
@@ -104,19 +115,17 @@ def search_archive(
     end: datetime | None,
 ) -> tuple[int, list[Passage]]:
     """Ranked passages of the user's archive matching the request's filters (blocking)."""
-    wanted = set(normalize_tags(query.tags))
-    matches = []
-    for item, relevance in hybrid_search(
-        store, _archive(ctx), query.query, min_similarity=ctx.archival_min_similarity
-    ):
-        tags = set(item.value.get("tags") or [])
-        if wanted and not (wanted <= tags if query.tag_match == "all" else wanted & tags):
-            continue
-        created = item.created_at.astimezone(UTC)
-        if (start and created < start) or (end and created >= end):
-            continue
-        matches.append(_passage(item, relevance))
-    return len(matches), matches[: query.limit]
+    matches = search_archive(
+        store,
+        _archive(ctx),
+        query.query,
+        tags=query.tags,
+        tag_match=query.tag_match,
+        start=start,
+        end=end,
+        min_similarity=ctx.archival_min_similarity,
+    )
+    return len(matches), [_passage(item, relevance) for item, relevance in matches[: query.limit]]
 
 
 @documented(
@@ -138,7 +147,7 @@ async def memory_search(request: Request) -> JSONResponse:
         raise ApiError(400, str(error), param=field) from None
     store = await server_store()
     total, results = await asyncio.to_thread(
-        search_archive, store, user_context(user_id), payload, start, end
+        search_user_archive, store, user_context(user_id), payload, start, end
     )
     body = MemorySearchResponse(user=user_id, query=payload.query, total=total, results=results)
     return JSONResponse(body.model_dump())
@@ -222,28 +231,12 @@ async def memory_core_patch(request: Request) -> JSONResponse:
     client = graph_client()
     thread_id = user_thread_id(user_id)
     _, blocks = await _thread_blocks(client, user_context(user_id))
-    block = blocks.get(label)
-    if block is None:
-        known = ", ".join(sorted(blocks)) or "none"
-        raise ApiError(
-            404,
-            f"there is no memory block '{label}'; blocks: {known}",
-            type="not_found",
-            param="label",
-        )
-    if block["read_only"]:
-        raise ApiError(
-            403, f"memory block '{label}' is read-only", type="permission_error", param="label"
-        )
-    if len(payload.value) > block["limit"]:
-        raise ApiError(
-            400,
-            f"block '{label}' would have {len(payload.value):,} characters, over its limit of "
-            f"{block['limit']:,}; nothing was changed",
-            param="value",
-        )
+    try:
+        updated = rethink(blocks, label, payload.value)[label]
+    except BlockEditError as error:
+        status, kind = _EDIT_REFUSALS[error.problem]
+        raise ApiError(status, str(error), type=kind, param=_EDIT_PARAMS[error.problem]) from None
     await refuse_if_busy(client, user_id)
-    updated = Block(**{**block, "value": payload.value, "updated_at": utc_now()})
     await ensure_user_thread(client, user_id)
     # Written as the tool executor's update: the thread then rests as after a turn (no node
     # pending), and the next message starts a normal turn.

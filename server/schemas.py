@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from langgraph_memgpt.tools.archival import MAX_INSERT_CHARS
+from langgraph_memgpt.memory.archive import MAX_INSERT_CHARS
 from pydantic import BaseModel, ConfigDict, Field
 
 USER_FIELD_DESCRIPTION = (

@@ -1,4 +1,9 @@
-"""Tools the model calls: send_message and the core memory editors (more in later modules)."""
+"""The tools the model calls, as thin adapters over the memory operations (``memory/``).
+
+``base`` is the tool protocol (schemas with ``request_heartbeat``, forgiving argument
+parsing, LangChain tools plugged in); ``core_memory``, ``recall`` and ``archival`` parse a
+call's arguments, call the operation and word its result for the model.
+"""
 
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 

@@ -1,14 +1,18 @@
 """send_message and the core memory tools: append, replace, insert, rethink.
 
-Each edit checks the block exists, is writable and stays within its character limit before
-anything changes; a failed edit raises ToolFailure and leaves the block as it was.
+The tools are adapters over the block edits of ``memory/blocks.py``: each edit checks the
+block exists, is writable and stays within its character limit before anything changes. A
+refused edit becomes a ToolFailure (its text shown to the model, ending with how to make room
+with the tools it has) and leaves the block as it was.
 """
 
 from __future__ import annotations
 
-from html import unescape
+from collections.abc import Callable
 
-from langgraph_memgpt.graph.state import Block, utc_now
+from langgraph_memgpt.graph.state import Block
+from langgraph_memgpt.memory import blocks as blocks_ops
+from langgraph_memgpt.memory.blocks import BlockEditError
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 from pydantic import BaseModel, Field
 
@@ -43,29 +47,26 @@ class RethinkArgs(BaseModel):
     new_memory: str = Field(description="The complete new value of the block.")
 
 
-def _writable_block(ctx: ToolContext, label: str) -> Block:
-    block = ctx.blocks.get(label)
-    if block is None:
-        known = ", ".join(sorted(ctx.blocks)) or "none"
-        raise ToolFailure(f"there is no memory block '{label}'. Blocks: {known}.")
-    if block["read_only"]:
-        raise ToolFailure(f"memory block '{label}' is read-only and cannot be edited.")
-    return block
-
-
-def _updated(ctx: ToolContext, label: str, block: Block, value: str) -> dict[str, Block]:
-    if len(value) > block["limit"]:
-        advice = (
+def _room_hint(ctx: ToolContext) -> str:
+    """How the model can make room in a full block, with the tools it has."""
+    if "archival_memory_insert" in ctx.tool_names:
+        return (
             "move details to archival memory with archival_memory_insert, then shorten the "
             "block with memory_rethink"
-            if "archival_memory_insert" in ctx.tool_names
-            else "shorten the block with memory_rethink or core_memory_replace"
         )
-        raise ToolFailure(
-            f"block '{label}' would have {len(value):,} characters, over its limit of "
-            f"{block['limit']:,}; nothing was changed. To make room, {advice}."
-        )
-    return {label: {**block, "value": value, "updated_at": utc_now()}}
+    return "shorten the block with memory_rethink or core_memory_replace"
+
+
+def _edit(ctx: ToolContext, edit: Callable[[str], dict[str, Block]]) -> dict[str, Block]:
+    try:
+        return edit(_room_hint(ctx))
+    except BlockEditError as error:
+        raise ToolFailure(str(error)) from None
+
+
+def _size(blocks: dict[str, Block], label: str) -> str:
+    block = blocks[label]
+    return f"{len(block['value']):,}/{block['limit']:,} characters"
 
 
 def send_message(args: SendMessageArgs, ctx: ToolContext) -> ToolOutcome:
@@ -75,71 +76,44 @@ def send_message(args: SendMessageArgs, ctx: ToolContext) -> ToolOutcome:
 
 
 def core_memory_append(args: AppendArgs, ctx: ToolContext) -> ToolOutcome:
-    block = _writable_block(ctx, args.label)
-    if not args.content.strip():
-        raise ToolFailure("content is empty; nothing to append.")
-    value = f"{block['value']}\n{args.content}" if block["value"] else args.content
-    blocks = _updated(ctx, args.label, block, value)
+    blocks = _edit(ctx, lambda hint: blocks_ops.append(ctx.blocks, args.label, args.content, hint))
     return ToolOutcome(
-        text=f"Appended to '{args.label}' ({len(value):,}/{block['limit']:,} characters).",
-        blocks=blocks,
+        text=f"Appended to '{args.label}' ({_size(blocks, args.label)}).", blocks=blocks
     )
 
 
 def core_memory_replace(args: ReplaceArgs, ctx: ToolContext) -> ToolOutcome:
-    block = _writable_block(ctx, args.label)
-    old = args.old_content
-    if not old:
-        raise ToolFailure("old_content is empty; give the exact text to replace.")
-    if old not in block["value"] and unescape(old) in block["value"]:
-        # The prompt shows values HTML-escaped; accept text copied from that rendering.
-        old = unescape(old)
-    occurrences = block["value"].count(old)
-    if occurrences == 0:
-        raise ToolFailure(
-            f"old_content was not found in block '{args.label}'; copy it exactly from the "
-            "block, or use memory_rethink to rewrite the whole block."
-        )
-    if occurrences > 1:
-        raise ToolFailure(
-            f"old_content appears {occurrences} times in block '{args.label}'; include more "
-            "surrounding text so it matches once."
-        )
-    value = block["value"].replace(old, args.new_content, 1)
-    blocks = _updated(ctx, args.label, block, value)
+    blocks = _edit(
+        ctx,
+        lambda hint: blocks_ops.replace(
+            ctx.blocks, args.label, args.old_content, args.new_content, hint
+        ),
+    )
     return ToolOutcome(
-        text=f"Replaced text in '{args.label}' ({len(value):,}/{block['limit']:,} characters).",
-        blocks=blocks,
+        text=f"Replaced text in '{args.label}' ({_size(blocks, args.label)}).", blocks=blocks
     )
 
 
 def memory_insert(args: InsertArgs, ctx: ToolContext) -> ToolOutcome:
-    block = _writable_block(ctx, args.label)
-    if not args.content.strip():
-        raise ToolFailure("content is empty; nothing to insert.")
-    lines = block["value"].split("\n") if block["value"] else []
-    position = len(lines) if args.line == -1 else args.line
-    if not 0 <= position <= len(lines):
-        raise ToolFailure(
-            f"line {args.line} is out of range: block '{args.label}' has {len(lines)} lines "
-            "(use 0 for the beginning, -1 for the end)."
-        )
-    value = "\n".join([*lines[:position], args.content, *lines[position:]])
-    blocks = _updated(ctx, args.label, block, value)
+    line = 0
+
+    def edit(hint: str) -> dict[str, Block]:
+        nonlocal line
+        changed, line = blocks_ops.insert(ctx.blocks, args.label, args.content, args.line, hint)
+        return changed
+
+    blocks = _edit(ctx, edit)
     return ToolOutcome(
-        text=f"Inserted into '{args.label}' at line {position + 1} "
-        f"({len(value):,}/{block['limit']:,} characters).",
+        text=f"Inserted into '{args.label}' at line {line} ({_size(blocks, args.label)}).",
         blocks=blocks,
     )
 
 
 def memory_rethink(args: RethinkArgs, ctx: ToolContext) -> ToolOutcome:
-    block = _writable_block(ctx, args.label)
-    blocks = _updated(ctx, args.label, block, args.new_memory)
-    return ToolOutcome(
-        text=f"Rewrote '{args.label}' ({len(args.new_memory):,}/{block['limit']:,} characters).",
-        blocks=blocks,
+    blocks = _edit(
+        ctx, lambda hint: blocks_ops.rethink(ctx.blocks, args.label, args.new_memory, hint)
     )
+    return ToolOutcome(text=f"Rewrote '{args.label}' ({_size(blocks, args.label)}).", blocks=blocks)
 
 
 SEND_MESSAGE = AgentTool(

@@ -37,10 +37,10 @@ from langgraph_memgpt import build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.embeddings import EmbeddingModel, load_embedding_model
+from langgraph_memgpt.memory.recall import search_conversation
 from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel
 from langgraph_memgpt.tools import recall
-from langgraph_memgpt.tools.recall import search_conversation
 
 KS = (1, 5, 10, 25)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}

@@ -36,11 +36,11 @@ from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.memory.recall import index_location
 from langgraph_memgpt.search.recall_index import RecallIndex
 from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel, call, tool_turn
 from langgraph_memgpt.tokens import count_text
-from langgraph_memgpt.tools.recall import index_location
 
 WINDOW = 8192
 WORDS = (

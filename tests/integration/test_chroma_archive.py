@@ -22,8 +22,8 @@ from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival.vectorstore import VectorStoreArchive, open_chroma_archive
 from langgraph_memgpt.embeddings import load_embedding_model
+from langgraph_memgpt.memory.archive import hybrid_search
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
-from langgraph_memgpt.tools.archival import hybrid_search
 from store_semantics import assert_same_as_in_memory
 
 pytestmark = pytest.mark.integration

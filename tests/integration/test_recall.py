@@ -13,14 +13,14 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
-from langgraph_memgpt.steps import drive
-from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
-from langgraph_memgpt.tools.recall import (
+from langgraph_memgpt.memory.recall import (
     asearch_conversation,
     index_location,
     rebuild_recall_index,
     search_conversation,
 )
+from langgraph_memgpt.steps import drive
+from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 
 pytestmark = pytest.mark.integration
 os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -262,9 +262,9 @@ def run_in_process(
     from langgraph_memgpt.archival import open_archive
     from langgraph_memgpt.checkpoints.history import read_log
     from langgraph_memgpt.checkpoints.sqlite import open_sqlite_checkpointer
+    from langgraph_memgpt.memory.recall import search_conversation
     from langgraph_memgpt.steps import drive
     from langgraph_memgpt.testing import ScriptedChatModel
-    from langgraph_memgpt.tools.recall import search_conversation
 
     tally = Tally()
     names = [user_name(n) for n in range(users)]

@@ -537,11 +537,11 @@ def python_api(
     from langgraph_memgpt.archival import SqliteVecStore
     from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
     from langgraph_memgpt.graph import Context
+    from langgraph_memgpt.memory.archive import hybrid_search
+    from langgraph_memgpt.memory.recall import search_conversation
     from langgraph_memgpt.memory.status import collect_status
-    from langgraph_memgpt.portability.core import export_agent
+    from langgraph_memgpt.portability import export_agent
     from langgraph_memgpt.server.backend import user_thread_id
-    from langgraph_memgpt.tools.archival import hybrid_search
-    from langgraph_memgpt.tools.recall import search_conversation
 
     uri = f"file:{server.checkpoint_db}?mode=ro"
     with closing(sqlite3.connect(uri, uri=True)) as db:

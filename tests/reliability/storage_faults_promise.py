@@ -124,7 +124,7 @@ def child(mode: str, folder: Path, limit: int | None) -> dict[str, Any]:
                 run_turn(saver, big_text())
             return {"stage": "done"}
         if mode == "recall":
-            from langgraph_memgpt.tools.recall import search_conversation
+            from langgraph_memgpt.memory.recall import search_conversation
 
             with open_sqlite_checkpointer(folder / CHECKPOINTS) as saver:
                 stage = "search"

@@ -57,11 +57,8 @@ def test_an_unreadable_key_file_is_named(tmp_path: Path) -> None:
 def test_a_key_authenticated_run_searches_its_own_archive_whatever_the_context_says() -> None:
     from langgraph.store.memory import InMemoryStore
     from langgraph_memgpt.graph import Context
-    from langgraph_memgpt.tools.archival import (
-        AUTH_USER_PERMISSION,
-        SearchArgs,
-        archival_memory_search,
-    )
+    from langgraph_memgpt.memory.archive import AUTH_USER_PERMISSION
+    from langgraph_memgpt.tools.archival import SearchArgs, archival_memory_search
     from langgraph_memgpt.tools.base import ToolContext
 
     store = InMemoryStore()
