@@ -23,8 +23,9 @@ from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import SqliteVecStore, open_archive
 from langgraph_memgpt.checkpoints import open_async_sqlite_checkpointer, open_sqlite_checkpointer
 from langgraph_memgpt.graph.prompts import SUMMARY_PREFIX, SYSTEM_NOTE_PREFIX
+from langgraph_memgpt.memory.recall import asearch_conversation, search_conversation
 from langgraph_memgpt.memory.status import acollect_status, collect_status
-from langgraph_memgpt.portability.core import (
+from langgraph_memgpt.portability import (
     ThreadNotEmptyError,
     aexport_agent,
     aimport_agent,
@@ -36,7 +37,6 @@ from langgraph_memgpt.portability.core import (
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tools.archival import SearchArgs, archival_memory_search
 from langgraph_memgpt.tools.base import ToolContext
-from langgraph_memgpt.tools.recall import asearch_conversation, search_conversation
 
 pytestmark = pytest.mark.integration
 

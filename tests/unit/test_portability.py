@@ -18,7 +18,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.memory.status import acollect_status, collect_status
-from langgraph_memgpt.portability.core import (
+from langgraph_memgpt.portability import (
     AgentFileError,
     ThreadNotEmptyError,
     ThreadNotFoundError,
