@@ -143,7 +143,7 @@ def test_unreadable_call_gets_the_corrective_error_and_the_turn_goes_on(make_age
 def test_the_terminal_never_streams_a_call_written_as_text() -> None:
     import io
 
-    from langgraph_memgpt.cli.main import Printer
+    from langgraph_memgpt.cli.chat import Printer
 
     out = io.StringIO()
     printer = Printer(out, color=False)
