@@ -61,5 +61,7 @@ test-unit: $(VENV)/.dev
 dev: $(VENV)/.dev
 	$(BIN)/langgraph dev $(ARGS)
 
+# Style, and the architecture: the layers, no cycles, internals only in _compat.py
+# (pyproject.toml [tool.importlinter]).
 lint: $(VENV)/.dev
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports

@@ -28,6 +28,7 @@ import threading
 from typing import Any
 
 from langchain_core.language_models import BaseChatModel
+from langgraph_memgpt.errors import ModelUnavailableError, first_line
 
 DEFAULT_OLLAMA_URL = "http://localhost:11434"
 DEFAULT_MODEL_TIMEOUT = 300.0
@@ -87,10 +88,6 @@ _PROVIDER_PACKAGES = {
     "perplexity": "langchain-perplexity",
     "azure_ai": "langchain-azure-ai",
 }
-
-
-class ModelUnavailableError(RuntimeError):
-    """The model server cannot be reached or does not have the model. One clear line."""
 
 
 class ModelCallFailedError(ModelUnavailableError):
@@ -336,15 +333,6 @@ def _is_connection_error(error: BaseException) -> bool:
         if type(current) is ConnectionError:
             return True
     return False
-
-
-def first_line(text: str) -> str:
-    return text.strip().splitlines()[0][:200] if text.strip() else "no details"
-
-
-def error_line(error: BaseException) -> str:
-    """An error in one line: its message's first line, or its type when it has no message."""
-    return first_line(str(error)) if str(error).strip() else type(error).__name__
 
 
 def usage_input_tokens(message: Any) -> int | None:

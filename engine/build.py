@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from langgraph_memgpt.models import ModelUnavailableError
+from langgraph_memgpt.errors import ModelUnavailableError
 
 LLAMA_CPP_PYTHON_VERSION = "0.3.36"
 """The llama-cpp-python sdist whose vendored llama.cpp is built (llama.cpp of 2026-10)."""

@@ -45,7 +45,7 @@ from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_core.utils.function_calling import convert_to_openai_tool
 from langgraph_memgpt.engine.build import cache_root, ensure_llama_server
 from langgraph_memgpt.engine.weights import resolve_model_file
-from langgraph_memgpt.models import ModelUnavailableError
+from langgraph_memgpt.errors import ModelUnavailableError
 from pydantic import PrivateAttr
 
 START_TIMEOUT = 300.0

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import IO
 
 from langgraph_memgpt.engine.build import cache_root, exclusive_lock
-from langgraph_memgpt.models import ModelUnavailableError, error_line
+from langgraph_memgpt.errors import ModelUnavailableError, error_line
 
 CHUNK = 1 << 20
 

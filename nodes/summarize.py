@@ -13,8 +13,8 @@ import re
 from collections.abc import Sequence
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph_memgpt.errors import first_line
 from langgraph_memgpt.graph.state import message_timestamp
-from langgraph_memgpt.models import first_line
 from langgraph_memgpt.steps import NodeSteps, model_call
 from langgraph_memgpt.tokens import count_text, message_text
 

@@ -26,8 +26,9 @@ from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langgraph_memgpt.errors import error_line
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.models import env_seconds, error_line, load_chat_model
+from langgraph_memgpt.models import env_seconds, load_chat_model
 from langgraph_memgpt.server.errors import ApiError
 
 TASK_PROMPT_PREFIX = "### Task:"

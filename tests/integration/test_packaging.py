@@ -29,7 +29,11 @@ EXPECTED_FILES = [
     "tools/core_memory.py",
     "checkpoints/sqlite.py",
     "__init__.py",
-    "cli.py",
+    "cli/main.py",
+    "memory/archive.py",
+    "search/recall_index.py",
+    "portability/document.py",
+    "_compat.py",
     "py.typed",
 ]
 COPY_IGNORE = shutil.ignore_patterns(
@@ -40,6 +44,7 @@ COPY_IGNORE = shutil.ignore_patterns(
     "__pycache__",
     ".pytest_cache",
     ".ruff_cache",
+    ".import_linter_cache",
     ".langgraph_api",
     ".venv",
     ".venv-*",
