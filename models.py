@@ -341,3 +341,17 @@ def usage_input_tokens(message: Any) -> int | None:
     if usage and usage.get("input_tokens"):
         return int(usage["input_tokens"])
     return None
+
+
+def usage_cached_tokens(message: Any) -> int | None:
+    """Of the call's prompt, the tokens the engine served from its cache, if it said.
+
+    OpenAI-compatible servers (llama.cpp's) report ``prompt_tokens_details.cached_tokens``,
+    which LangChain maps to ``input_token_details.cache_read``; Ollama (0.30 and later) sends
+    ``prompt_eval_cached_count``, which ChatOllama leaves in the response metadata.
+    """
+    usage = getattr(message, "usage_metadata", None) or {}
+    cached = (usage.get("input_token_details") or {}).get("cache_read")
+    if cached is None:
+        cached = (getattr(message, "response_metadata", None) or {}).get("prompt_eval_cached_count")
+    return int(cached) if isinstance(cached, int | float) else None

@@ -257,6 +257,14 @@ def status_rows(status: dict[str, Any], db: Path, archive: Path) -> list[tuple[s
                     f"{budget['last_call_reported']} reported by the model",
                 )
             )
+        if budget.get("last_call_cached") is not None:
+            rows.append(
+                (
+                    "  engine cache",
+                    f"{budget['last_call_cached']} prompt tokens cached, "
+                    f"{budget.get('last_call_processed')} processed",
+                )
+            )
     elif status["thread_id"]:
         rows.append(("token budget", "(no turn yet)"))
     if status["thread_id"]:

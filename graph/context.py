@@ -76,6 +76,14 @@ class Context:
         default=0.50,
         metadata={"description": "Eviction removes old messages until the prompt is this full."},
     )
+    prompt_layout: str = field(
+        default="classic",
+        metadata={
+            "description": "'cached': a prompt a local engine can keep in its cache (core memory "
+            "as of the last eviction, later edits shown in the conversation; see "
+            "graph/prompts.py); 'classic': MemGPT's original layout, rebuilt every call."
+        },
+    )
     summarizer_context_window: int = field(
         default=0,
         metadata={"description": "Summarizer's window in tokens; 0 means context_window."},
@@ -177,6 +185,10 @@ class Context:
         if self.archival_scope not in ("user", "thread"):
             raise ValueError(
                 f"archival_scope must be 'user' or 'thread', got {self.archival_scope}"
+            )
+        if self.prompt_layout not in ("cached", "classic"):
+            raise ValueError(
+                f"prompt_layout must be 'cached' or 'classic', got {self.prompt_layout}"
             )
         if self.archival_page_size < 1:
             raise ValueError(f"archival_page_size must be positive, got {self.archival_page_size}")

@@ -1,7 +1,32 @@
 """What the model sees: MemGPT system instructions, rendered core memory, metadata, summary.
 
-The prompt is, in order: system instructions, the core memory blocks, a memory-metadata
-section, then the queue headed by the recursive summary. Memory text is escaped when rendered
+MemGPT's prompt is, in order: system instructions, the core memory blocks, a memory-metadata
+section, then the queue headed by the recursive summary. Chat templates put the tool schemas
+in the system turn too, after its text (Qwen's, and llama.cpp's generic one).
+
+A local engine keeps the previous prompt in its KV cache and re-processes only from the first
+token that differs, so where each part goes decides what a call costs (``Context.prompt_layout``):
+
+- ``"cached"`` (the default), in order of how rarely each part changes:
+  1. the system message holds only the instructions, so it and the tool schemas after it
+     never change and are never re-processed;
+  2. a memory note (:func:`memory_note`) shows core memory and the metadata *as of the last
+     fold* (``PromptCore`` in the state), then the recursive summary;
+  3. the queue, which between evictions only grows at its end (memory-pressure alerts are
+     messages appended to it).
+  An edit shows the model the new block in the result of the tool call that made it
+  (:func:`render_block_update`), at the end of the conversation, so nothing before it
+  changes: the model sees its current core memory on the very next call, and the engine
+  keeps everything before the new messages. The fold (the blocks and fresh counts moved into
+  the note) comes with an eviction, which changes the summary right after it anyway, or when
+  a block changed where the conversation does not show it (the HTTP API, Studio). Eviction
+  frees down to ``evict_target_fraction`` (half the window by default), so the note and the
+  queue are re-processed once per half window of conversation, not once per call.
+- ``"classic"``: MemGPT's layout, the system message rebuilt every call with the current
+  blocks and metadata; its counts change every call, so the engine re-processes the tools and
+  the whole queue each time. Kept to measure against (``tests/benchmarks/prompt_cache.py``).
+
+Memory text is escaped when rendered
 so a stored value can never close a block tag or pose as instructions: block values and
 descriptions are HTML-escaped, and every text that is data (block values, the summary, user
 messages, tool results) has the markers this module uses for real system notes and the
@@ -38,10 +63,11 @@ Control flow
   send_message); set it to false when you are done. Calling send_message ends your turn.
 
 Memory
-- Core memory (below, always visible): blocks such as 'persona' (who you are) and 'human' (what you
-  know about the user). Keep them current: when you learn something lasting about the user or
-  yourself, save it at once with core_memory_append, core_memory_replace, memory_insert or
-  memory_rethink. Each block has a character limit; read-only blocks cannot be edited.
+- Core memory (always visible, here or in the memory note): blocks such as 'persona' (who you are)
+  and 'human' (what you know about the user). Keep them current: when you learn something lasting
+  about the user or yourself, save it at once with core_memory_append, core_memory_replace,
+  memory_insert or memory_rethink. Each block has a character limit; read-only blocks cannot be
+  edited.
 - Recall memory: the full history of this conversation. Your context window holds only the most
   recent messages; older ones are evicted and condensed into the summary at the head of the queue.
   Search the full history with conversation_search when that tool is available.
@@ -85,6 +111,15 @@ def render_block(label: str, block: Block) -> str:
         f"read_only={read_only}</metadata>\n"
         f"<value>\n{value}\n</value>\n"
         f"</{label}>"
+    )
+
+
+def render_block_update(label: str, block: Block) -> str:
+    """A block as an edit's result shows it (the cached layout): it supersedes the value the
+    system message shows until the next fold."""
+    return (
+        f"Core memory block '{label}' now reads (this replaces its value in your system "
+        f"prompt):\n{render_block(label, block)}"
     )
 
 
@@ -195,6 +230,37 @@ def build_prompt(
     head: list[BaseMessage] = [SystemMessage(content=system_prompt(blocks, metadata))]
     if summary is not None:
         head.append(HumanMessage(content=render_summary(summary)))
+    return head + for_model(queue)
+
+
+MEMORY_NOTE_INTRO = (
+    f"{SYSTEM_NOTE_PREFIX} Your core memory and memory status as of the last update. An edit "
+    "you make later shows the block's new value in the tool's result, which replaces the value "
+    "shown here."
+)
+
+
+def memory_note(blocks: dict[str, Block], metadata: str, summary: Summary | None) -> str:
+    """The note that opens the conversation in the cached layout: core memory and metadata as
+    of the last fold, then the recursive summary (both change only at an eviction)."""
+    parts = [MEMORY_NOTE_INTRO, render_core_memory(blocks), metadata]
+    if summary is not None:
+        parts.append(render_summary(summary))
+    return "\n\n".join(parts)
+
+
+def build_cached_prompt(
+    blocks: dict[str, Block],
+    metadata: str,
+    summary: Summary | None,
+    queue: Sequence[BaseMessage],
+) -> list[BaseMessage]:
+    """The cached layout: the instructions alone in the system message (with the tool schemas
+    the template adds, never re-processed), then the memory note, then the queue."""
+    head: list[BaseMessage] = [
+        SystemMessage(content=SYSTEM_INSTRUCTIONS),
+        HumanMessage(content=memory_note(blocks, metadata, summary)),
+    ]
     return head + for_model(queue)
 
 

@@ -132,6 +132,26 @@ class TokenBudget(TypedDict):
     """Estimate of the prompt of the most recent model call..."""
     last_call_reported: NotRequired[int | None]
     """...and what the model reported for it (``usage_metadata.input_tokens``), if anything."""
+    last_call_cached: NotRequired[int | None]
+    """Of the last call's prompt, the tokens the engine served from its cache..."""
+    last_call_processed: NotRequired[int | None]
+    """...and the tokens it processed anew (what the call's latency follows), if reported."""
+
+
+class PromptCore(TypedDict):
+    """Core memory as the cached prompt layout shows it (see ``graph/prompts.py``).
+
+    The system message renders ``blocks`` and ``metadata`` as of the last fold; an edit since
+    then is shown in the conversation, in the result of the tool call that made it, and
+    recorded in ``shown``. When a block's current state is neither, the prompt is refolded.
+    """
+
+    blocks: dict[str, Block]
+    """The blocks rendered in the system message."""
+    shown: dict[str, Block]
+    """Each block as the model last saw it: in the system message or in an edit's result."""
+    metadata: str
+    """The memory-metadata section rendered with ``blocks``, its counts as of the fold."""
 
 
 # Checkpoint storage: LangGraph's savers store every non-delta channel in full in every
@@ -196,3 +216,5 @@ class MemGPTState(InputState, total=False):
     budget: TokenBudget
     pressure_warned: bool
     """A memory-pressure alert has been sent since the last eviction (one per fill cycle)."""
+    prompt_core: PromptCore | None
+    """What the cached prompt layout shows of core memory (unused by the classic layout)."""

@@ -144,5 +144,5 @@ class AgentSpec:
             state,
             ctx,
             tool_tokens=self.tool_schema_tokens(store),
-            archival_count=self.archival_count(store, ctx),
+            archival_count=lambda: self.archival_count(store, ctx),
         )

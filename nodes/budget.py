@@ -9,41 +9,105 @@ counts are tiktoken's (``tokens.py``), corrected by what the model reported for 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import BaseMessage
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import (
+    MEMORY_NOTE_INTRO,
     SYSTEM_INSTRUCTIONS,
+    build_cached_prompt,
     build_prompt,
     render_core_memory,
     render_metadata,
     render_summary,
 )
-from langgraph_memgpt.graph.state import Block, Summary, TokenBudget
+from langgraph_memgpt.graph.state import Block, PromptCore, Summary, TokenBudget
 from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
 
+LAST_CALL_KEYS = (
+    "last_call_estimate",
+    "last_call_reported",
+    "last_call_cached",
+    "last_call_processed",
+)
+"""What the last model call measured: carried into every new budget until the next call."""
 # A model-reported prompt size more than this factor away from the estimate is not a tokenizer
 # difference but a different prompt (e.g. a provider adding its own preamble); ignore it.
 _MAX_CALIBRATION = 4.0
+# Below this share of the estimate, a report counts only the re-processed tokens (see
+# calibrated). SmolLM2's template, which leaves the tool schemas out, reports about 2/3.
+_MIN_REPORTED_RATIO = 0.5
 
 
 def assemble_prompt(
-    state: Mapping[str, Any], ctx: Context, *, tool_tokens: int, archival_count: int | None
+    state: Mapping[str, Any],
+    ctx: Context,
+    *,
+    tool_tokens: int,
+    archival_count: Callable[[], int | None],
 ) -> tuple[list[BaseMessage], TokenBudget]:
     """The prompt for ``state`` and its size by section.
 
-    ``tool_tokens`` is what the tool schemas the call offers cost; ``archival_count`` the
-    passages in the user's archive (None without a store, -1 when the store cannot count).
+    ``tool_tokens`` is what the tool schemas the call offers cost; ``archival_count`` gives
+    the passages in the user's archive (None without a store, -1 when the store cannot
+    count), asked only when the metadata is rendered.
     """
-    blocks: dict[str, Block] = state.get("blocks") or {}
     summary: Summary | None = state.get("summary") or None
     queue: Sequence[BaseMessage] = state.get("messages") or []
-    metadata = memory_metadata(blocks, summary, queue, archival_count)
-    prompt = build_prompt(blocks, metadata, summary, queue)
-    budget = token_budget(blocks, summary, queue, metadata, ctx, state.get("budget"), tool_tokens)
+    cached = ctx.prompt_layout == "cached"
+    if cached:
+        core = state.get("prompt_core") or fold_core(state, archival_count())
+        blocks, metadata = core["blocks"], core["metadata"]
+        prompt = build_cached_prompt(blocks, metadata, summary, queue)
+    else:
+        blocks = state.get("blocks") or {}
+        metadata = memory_metadata(blocks, summary, queue, archival_count())
+        prompt = build_prompt(blocks, metadata, summary, queue)
+    budget = token_budget(
+        blocks, summary, queue, metadata, ctx, state.get("budget"), tool_tokens, cached=cached
+    )
     return prompt, budget
+
+
+def fold_core(state: Mapping[str, Any], archival_count: int | None) -> PromptCore:
+    """Core memory as it is now, for the system message: the blocks and fresh metadata.
+
+    A fold changes the prompt from the system message on, so the engine re-processes all of
+    it: it happens when an eviction changes the head of the queue anyway, and when a block
+    changed in a way the conversation does not show (an edit through the HTTP API or Studio,
+    a new block).
+    """
+    blocks: dict[str, Block] = dict(state.get("blocks") or {})
+    metadata = memory_metadata(
+        blocks, state.get("summary") or None, state.get("messages") or [], archival_count
+    )
+    return PromptCore(blocks=blocks, shown=dict(blocks), metadata=metadata)
+
+
+def _visible(block: Block) -> tuple[str, int, str, bool]:
+    return block["value"], block["limit"], block["description"], block["read_only"]
+
+
+def core_is_current(core: PromptCore | None, blocks: Mapping[str, Block]) -> bool:
+    """Whether the model sees every block as it is now (in the system message or in the
+    result of the edit that made it). Only ``updated_at`` may differ: the model is not shown
+    it per block."""
+    if core is None or core["shown"].keys() != blocks.keys():
+        return False
+    return all(_visible(core["shown"][label]) == _visible(b) for label, b in blocks.items())
+
+
+def shown_in_conversation(
+    core: PromptCore | None, changed: Mapping[str, Block]
+) -> PromptCore | None:
+    """``core`` after edits whose results show the model the new blocks (``changed``)."""
+    if core is None:
+        return None
+    return PromptCore(
+        blocks=core["blocks"], shown={**core["shown"], **changed}, metadata=core["metadata"]
+    )
 
 
 def memory_metadata(
@@ -70,16 +134,24 @@ def token_budget(
     ctx: Context,
     previous: TokenBudget | None,
     tool_tokens: int,
+    *,
+    cached: bool = False,
 ) -> TokenBudget:
+    """The prompt's size by section. The sections are the same in both layouts (``cached``:
+    the metadata and the blocks in the memory note, the summary at its end; else the metadata
+    in the system message and the summary a message of its own)."""
     # The metadata differs from step to step only in its numbers; cl100k splits digit runs
     # into the same groups whatever the digits, so counting it with digits zeroed is exact
     # and lets the count be cached.
-    system = _count_cached(SYSTEM_INSTRUCTIONS) + _count_cached(_DIGITS.sub("0", metadata))
-    system += MESSAGE_OVERHEAD_TOKENS
+    metadata_tokens = _count_cached(_DIGITS.sub("0", metadata))
+    system = _count_cached(SYSTEM_INSTRUCTIONS) + MESSAGE_OVERHEAD_TOKENS
     core = _count_cached(render_core_memory(dict(blocks)))
-    summary_tokens = (
-        _count_cached(render_summary(summary)) + MESSAGE_OVERHEAD_TOKENS if summary else 0
-    )
+    summary_tokens = _count_cached(render_summary(summary)) if summary else 0
+    if cached:
+        core += _count_cached(MEMORY_NOTE_INTRO) + metadata_tokens + MESSAGE_OVERHEAD_TOKENS
+    else:
+        system += metadata_tokens
+        summary_tokens += MESSAGE_OVERHEAD_TOKENS if summary else 0
     queue_tokens = counter.messages(queue)
     estimate = system + core + tool_tokens + summary_tokens + queue_tokens
     budget = TokenBudget(
@@ -94,7 +166,7 @@ def token_budget(
         budget=calibrated(estimate, previous),
     )
     if previous is not None:
-        for key in ("last_call_estimate", "last_call_reported"):
+        for key in LAST_CALL_KEYS:
             if key in previous:
                 budget[key] = previous[key]  # type: ignore[literal-required]
     return budget
@@ -108,8 +180,11 @@ def calibrated(estimate: int, previous: TokenBudget | None) -> int:
     estimated (a chat template that adds or drops a fixed part: SmolLM2's leaves the tool
     schemas out, a third of our prompt). Each alone under-counts in the other's case once
     the prompt grows, and an under-count overflows the window where an over-count only
-    evicts a little early. A report far from the estimate (over 4x either way) is a
-    different prompt, not a count of ours, and is ignored.
+    evicts a little early. A report far from the estimate is ignored: over 4x above is a
+    different prompt, not a count of ours, and under half is taken for a server that counts
+    only the tokens it re-processed (llama.cpp and Ollama since 0.30 count the cached ones
+    too, and say how many; older servers did not). With a cached prompt that part is a few
+    percent of the prompt, and believing it would let the prompt overflow the window.
     """
     if not previous:
         return estimate
@@ -117,8 +192,11 @@ def calibrated(estimate: int, previous: TokenBudget | None) -> int:
     reported = previous.get("last_call_reported")
     if not last_estimate or not reported:
         return estimate
+    cached = previous.get("last_call_cached")
+    if cached and reported < cached:  # a server counting its cached tokens apart
+        reported += cached
     ratio = reported / last_estimate
-    if not 1 / _MAX_CALIBRATION <= ratio <= _MAX_CALIBRATION:
+    if not _MIN_REPORTED_RATIO <= ratio <= _MAX_CALIBRATION:
         return estimate
     return max(round(estimate * ratio), estimate + reported - last_estimate)
 

@@ -16,6 +16,8 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, Summary, utc_now
 from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.nodes.budget import fold_core
+from langgraph_memgpt.nodes.pressure import is_pressure_alert
 from langgraph_memgpt.nodes.summarize import fallback_summary, summarize_steps
 from langgraph_memgpt.steps import blocking
 from langgraph_memgpt.tokens import counter
@@ -89,11 +91,19 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
         updated_at=utc_now(),
     )
     remaining = {**state, "messages": queue[cut:], "summary": summary}
-    _, new_budget = agent.assemble(remaining, runtime.store, ctx)
     update: dict[str, Any] = {
         "messages": [RemoveMessage(id=m.id) for m in evicted],
         "summary": summary,
-        "pressure_warned": False,
-        "budget": new_budget,
+        # A new fill cycle, unless this cycle's alert is still in the queue (it sits after the
+        # turn's user message, which is never evicted): one alert in view at a time.
+        "pressure_warned": any(is_pressure_alert(m) for m in queue[cut:]),
     }
+    if ctx.prompt_layout == "cached":
+        # The head of the queue changes, so the engine re-processes the prompt from there
+        # anyway: the moment to show core memory as it is now in the system message, and to
+        # stop relying on edit results that may just have been evicted.
+        remaining["prompt_core"] = update["prompt_core"] = fold_core(
+            remaining, agent.archival_count(runtime.store, ctx)
+        )
+    _, update["budget"] = agent.assemble(remaining, runtime.store, ctx)
     return update

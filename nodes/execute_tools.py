@@ -19,9 +19,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.prompts import reply_text
+from langgraph_memgpt.graph.prompts import render_block_update, reply_text
 from langgraph_memgpt.graph.state import Block, MemGPTState, stamp, utc_now
 from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.nodes.budget import shown_in_conversation
 from langgraph_memgpt.steps import Call
 from langgraph_memgpt.tools.base import AgentTool, ToolContext, ToolFailure, ToolOutcome
 
@@ -119,14 +120,20 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
             text = f"Error: {call['name']} failed: {type(error).__name__}: {error}"
             results.append(_error(call, text + FORCED_HEARTBEAT))
             continue
+        text = outcome.text
         if outcome.blocks:
             blocks.update(outcome.blocks)
             changed.update(outcome.blocks)
+            if ctx.prompt_layout == "cached":
+                # The system message keeps core memory as of the last fold, so the engine's
+                # cache of the prompt stays valid; the edit's result shows the new block.
+                text += "".join(
+                    f"\n{render_block_update(label, block)}"
+                    for label, block in outcome.blocks.items()
+                )
         replied = replied or outcome.reply is not None
         heartbeat = heartbeat or (tool.heartbeat and bool(wants_heartbeat))
-        results.append(
-            ToolMessage(content=outcome.text, tool_call_id=call["id"], name=call["name"])
-        )
+        results.append(ToolMessage(content=text, tool_call_id=call["id"], name=call["name"]))
 
     for bad in request.invalid_tool_calls:
         failed = True
@@ -173,6 +180,8 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
     }
     if changed:
         update["blocks"] = changed
+        if ctx.prompt_layout == "cached":
+            update["prompt_core"] = shown_in_conversation(state.get("prompt_core"), changed)
     return update
 
 

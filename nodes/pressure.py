@@ -16,8 +16,16 @@ from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState, TokenBudget, message_timestamp, stamp
 from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.nodes.budget import core_is_current, fold_core
 from langgraph_memgpt.nodes.routing import nothing_to_answer
 from langgraph_memgpt.tokens import counter
+
+
+def is_pressure_alert(message: BaseMessage) -> bool:
+    return isinstance(message, SystemMessage) and str(message.content).startswith(
+        PRESSURE_ALERT.split("{", 1)[0]
+    )
+
 
 PRESSURE_ALERT = (
     "Memory pressure: your context window is {percent}% full. Older messages will soon be "
@@ -102,8 +110,12 @@ def check_memory_pressure(
     if is_new_turn(state):
         update["step"] = 0
         update["heartbeat"] = False
+    core = state.get("prompt_core")
+    if ctx.prompt_layout == "cached" and not core_is_current(core, blocks):
+        core = fold_core({**state, "blocks": blocks}, agent.archival_count(runtime.store, ctx))
+        update["prompt_core"] = core
 
-    _, budget = agent.assemble({**state, "blocks": blocks}, runtime.store, ctx)
+    _, budget = agent.assemble({**state, "blocks": blocks, "prompt_core": core}, runtime.store, ctx)
     fixed = fixed_tokens(budget)
     if fixed >= ctx.flush_fraction * ctx.prompt_window:
         raise ContextWindowTooSmallError(
@@ -131,7 +143,7 @@ def check_memory_pressure(
         queue = [replaced.get(m.id, m) for m in state["messages"]]
         update["messages"] = list(replaced.values())
         _, budget = agent.assemble(
-            {**state, "blocks": blocks, "messages": queue}, runtime.store, ctx
+            {**state, "blocks": blocks, "prompt_core": core, "messages": queue}, runtime.store, ctx
         )
 
     window = ctx.prompt_window

@@ -39,6 +39,7 @@ from langgraph_memgpt.models import (
     ModelUnavailableError,
     describe_model_error,
     describe_transient_error,
+    usage_cached_tokens,
     usage_input_tokens,
 )
 from langgraph_memgpt.nodes.agent import AgentSpec
@@ -176,10 +177,16 @@ def _is_empty(message: AIMessage) -> bool:
 
 
 def _finish(state: MemGPTState, budget: dict[str, Any], response: AIMessage) -> dict[str, Any]:
+    reported = usage_input_tokens(response)
+    cached = usage_cached_tokens(response)
     budget = {
         **budget,
         "last_call_estimate": budget["estimate"],
-        "last_call_reported": usage_input_tokens(response),
+        "last_call_reported": reported,
+        # Studio shows these beside the budget: what the engine kept, and what it processed
+        # anew (the figure a call's latency follows).
+        "last_call_cached": cached,
+        "last_call_processed": reported - cached if reported and cached is not None else None,
     }
     return {"messages": [response], "step": (state.get("step") or 0) + 1, "budget": budget}
 

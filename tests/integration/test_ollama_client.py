@@ -128,6 +128,25 @@ def test_memory_edit_then_reply_through_chat_ollama(make_double) -> None:
     check_ada_turn(result, double)
 
 
+def test_an_older_ollama_counting_only_reprocessed_tokens_does_not_shrink_the_budget(
+    make_double,
+) -> None:
+    """Before 0.30, Ollama's prompt_eval_count was only what it re-processed: with the prompt
+    cached, a few dozen tokens of a prompt of thousands. The window guard keeps the estimate."""
+    script = ada_script()
+    for answer in script:
+        answer.prompt_eval_count = 40
+    double = make_double(script=script)
+    graph = build_graph(checkpointer=InMemorySaver())
+
+    result = graph.invoke(user("My name is Ada"), config("ada"), context=context_for(double.url))
+
+    budget = result["budget"]
+    assert budget["last_call_reported"] == 40
+    assert budget["last_call_estimate"] > 1000
+    assert budget["budget"] == budget["estimate"]
+
+
 async def test_memory_edit_then_reply_async(make_double) -> None:
     double = make_double(script=ada_script())
     graph = build_graph(checkpointer=InMemorySaver())

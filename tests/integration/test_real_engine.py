@@ -73,6 +73,14 @@ def test_turns_on_the_real_engine_lose_nothing_and_evict(tmp_path: Path) -> None
     # below tiktoken's estimate of our prompt; the budget follows the engine's count.
     assert budget["last_call_reported"] < 0.9 * budget["last_call_estimate"]
     assert budget["budget"] < 0.9 * budget["estimate"]
+    # The engine says how much of each prompt it served from its cache (the cached prompt
+    # layout keeps the prefix between calls); the report includes those tokens, so the
+    # budget above still counts the whole prompt.
+    cached = [m.usage_metadata["input_token_details"].get("cache_read", 0) for m in calls]
+    assert any(c > 0 for c in cached[1:]), cached
+    assert all(c <= r for c, r in zip(cached, reported, strict=True))
+    assert budget["last_call_cached"] == cached[-1]
+    assert budget["last_call_processed"] == reported[-1] - cached[-1]
     # Every call left the answer its room: prompt + output limit within the window.
     for message in calls:
         usage = message.usage_metadata

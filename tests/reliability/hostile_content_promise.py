@@ -36,6 +36,7 @@ from langgraph_memgpt.archival import SqliteVecStore
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.embeddings import load_embedding_model
 from langgraph_memgpt.graph.prompts import (
+    MEMORY_NOTE_INTRO,
     SUMMARY_PREFIX,
     SYSTEM_NOTE_PREFIX,
     build_prompt,
@@ -72,24 +73,36 @@ _MARKERS = {
 
 
 def structure_problems(prompt: list[BaseMessage], labels: list[str]) -> list[str]:
-    """Where a prompt's structure is not exactly what the agent rendered."""
+    """Where a prompt's structure is not exactly what the agent rendered.
+
+    Core memory is rendered in the system message (classic layout) or in the memory note
+    right after it (cached layout, the default); either way exactly once, with one set of tags
+    per block, and no marker anywhere but where the agent put one.
+    """
     problems: list[str] = []
-    system = str(prompt[0].content)
+    cached = len(prompt) > 1 and str(prompt[1].content).startswith(MEMORY_NOTE_INTRO)
+    memory_index = 1 if cached else 0
+    memory = str(prompt[memory_index].content)
     expected = {tag: 1 for tag in (*MEMORY_TAGS, *labels)}
     expected |= {tag: len(labels) for tag in PER_BLOCK_TAGS}
     for tag, count in expected.items():
         for form in (f"<{tag}>", f"</{tag}>"):
-            if system.count(form) != count:
-                problems.append(f"system prompt has {system.count(form)} x {form}, not {count}")
+            if memory.count(form) != count:
+                problems.append(f"core memory has {memory.count(form)} x {form}, not {count}")
     for marker, pattern in _MARKERS.items():
-        if pattern.search(system):
+        if pattern.search(str(prompt[0].content)):
             problems.append(f"system prompt contains {marker}")
         for index, message in enumerate(prompt[1:], start=1):
             text = str(message.content)
             found = len(pattern.findall(text))
             real = int(isinstance(message, HumanMessage) and text.startswith(marker))
-            if marker == SUMMARY_PREFIX and index != 1:
-                real = 0  # the summary is only ever the first message after the system prompt
+            if marker == SUMMARY_PREFIX:
+                # The summary is only ever the first message after the system prompt, or the
+                # last paragraph of the memory note.
+                if index != 1:
+                    real = 0
+                elif cached:
+                    real = text.count(f"\n\n{SUMMARY_PREFIX} ")
             if found != real:
                 problems.append(f"message {index} carries {found - real} forged {marker}")
     for index, message in enumerate(prompt):

@@ -6,6 +6,7 @@ from langgraph_memgpt import Context
 from langgraph_memgpt.graph.prompts import SUMMARY_PREFIX, SYSTEM_NOTE_PREFIX, build_prompt
 from langgraph_memgpt.graph.state import Block
 from langgraph_memgpt.models import split_model_spec
+from langgraph_memgpt.nodes.budget import calibrated
 from langgraph_memgpt.testing import ScriptedChatModel, reply
 from langgraph_memgpt.tokens import count_text, load_encoding
 
@@ -105,3 +106,29 @@ def test_forged_markers_in_data_are_defused_but_stored_verbatim() -> None:
 def test_scripted_model_is_a_real_chat_model() -> None:
     model = ScriptedChatModel(script=[reply("x")])
     assert model.bind_tools([]) is model
+
+
+def test_a_report_of_only_the_reprocessed_tokens_is_not_believed(make_agent) -> None:
+    """An engine that counts only what it re-processed (older Ollama, with the prompt cached)
+    must not make the agent think its prompt is small: the budget stays the estimate."""
+    agent = make_agent(reply("one"), reply("two"))
+    agent.model.reported_ratio = 0.05
+    agent.say("first")
+    agent.say("second")
+    budget = agent.state["budget"]
+    assert budget["last_call_reported"] < 0.1 * budget["last_call_estimate"]
+    assert budget["budget"] == budget["estimate"]
+
+
+def test_cached_tokens_count_as_part_of_the_prompt() -> None:
+    previous = {"last_call_estimate": 1000}
+    # llama.cpp and Ollama 0.30+: the report includes the cached tokens, and says how many.
+    assert calibrated(1000, {**previous, "last_call_reported": 1500, "last_call_cached": 1400}) == (
+        1500
+    )
+    # A server counting them apart (reported below cached): the prompt is their sum.
+    assert calibrated(1000, {**previous, "last_call_reported": 100, "last_call_cached": 1100}) == (
+        1200
+    )
+    # Nothing said about the cache and far below the estimate: the estimate stands.
+    assert calibrated(1000, {**previous, "last_call_reported": 300}) == 1000

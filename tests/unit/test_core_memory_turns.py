@@ -1,5 +1,6 @@
 """Full turns through the compiled graph: the model edits its core memory and replies."""
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph_memgpt import BlockSpec, Context
 from langgraph_memgpt.testing import call, reply, tool_turn
@@ -9,22 +10,31 @@ def tool_results(state) -> list[ToolMessage]:
     return [m for m in state["messages"] if isinstance(m, ToolMessage)]
 
 
-def test_append_then_reply_chains_with_heartbeat(make_agent) -> None:
+@pytest.mark.parametrize("layout", ["cached", "classic"])
+def test_append_then_reply_chains_with_heartbeat(make_agent, layout: str) -> None:
     agent = make_agent(
         tool_turn(
             call("core_memory_append", label="human", content="Name: Ada", request_heartbeat=True)
         ),
         reply("Nice to meet you, Ada!"),
+        context=Context(context_window=8192, prompt_layout=layout),
     )
     state = agent.say("Hi, I'm Ada.")
     assert state["blocks"]["human"]["value"].endswith("\nName: Ada")
     assert state["step"] == 2
     assert state["heartbeat"] is False
-    # The second call saw the tool result, and the edited block in the system prompt.
-    second_prompt = agent.model.prompts[1]
-    assert "Name: Ada" in second_prompt[0].content
+    # The second call saw the tool result and the edited block: in the classic layout in the
+    # system prompt; in the cached one in the result, the system prompt left as it was (so
+    # the engine's cache of it holds), the next eviction folding it in.
+    first_prompt, second_prompt = agent.model.prompts[:2]
     assert isinstance(second_prompt[-1], ToolMessage)
     assert "Appended to 'human'" in second_prompt[-1].content
+    if layout == "classic":
+        assert "Name: Ada" in second_prompt[0].content
+    else:
+        assert second_prompt[0].content == first_prompt[0].content
+        assert "Name: Ada" in second_prompt[-1].content
+        assert "now reads" in second_prompt[-1].content
 
 
 def test_replace_insert_and_rethink(make_agent) -> None:
@@ -99,7 +109,8 @@ def test_memory_persists_across_turns_and_steps_reset(make_agent) -> None:
     agent.say("I'm Ada")
     state = agent.say("Who am I?")
     assert state["step"] == 1
-    assert "Name: Ada" in agent.model.prompts[-1][0].content
+    # Shown in the edit's result until an eviction folds it into the system prompt.
+    assert any("Name: Ada" in str(m.content) for m in agent.model.prompts[-1])
     assert [type(m) for m in state["messages"]][:1] == [HumanMessage]
     assert all("timestamp" in m.additional_kwargs for m in state["messages"])
     assert len({m.id for m in state["messages"]}) == len(state["messages"])
