@@ -37,8 +37,9 @@ LAST_CALL_KEYS = (
 # difference but a different prompt (e.g. a provider adding its own preamble); ignore it.
 _MAX_CALIBRATION = 4.0
 # Below this share of the estimate, a report counts only the re-processed tokens (see
-# calibrated). SmolLM2's template, which leaves the tool schemas out, reports about 2/3.
-_MIN_REPORTED_RATIO = 0.5
+# calibrated). Not higher: a template that leaves the tool schemas out (SmolLM2's) reports
+# about 2/3 of our estimate, and under half at small windows, where the schemas are most of it.
+_MIN_REPORTED_RATIO = 0.25
 
 
 def assemble_prompt(
@@ -181,7 +182,7 @@ def calibrated(estimate: int, previous: TokenBudget | None) -> int:
     schemas out, a third of our prompt). Each alone under-counts in the other's case once
     the prompt grows, and an under-count overflows the window where an over-count only
     evicts a little early. A report far from the estimate is ignored: over 4x above is a
-    different prompt, not a count of ours, and under half is taken for a server that counts
+    different prompt, not a count of ours, and under a quarter is taken for a server that counts
     only the tokens it re-processed (llama.cpp and Ollama since 0.30 count the cached ones
     too, and say how many; older servers did not). With a cached prompt that part is a few
     percent of the prompt, and believing it would let the prompt overflow the window.

@@ -40,8 +40,8 @@ Printed per layout:
 It ends with exactly one line (X, A for "cached"; Y, B for "classic"):
 ``prompt cache: X% of prompt tokens cached (previous layout Y%), p50 per call A s (previous
 layout B s)``. ``--out FILE`` writes every model call (layout, turn, graph node, seconds,
-prompt/cached/output tokens) and every turn as JSON; a line per turn is printed unless
-``--quiet``.
+prompt/cached/output tokens) and every turn as JSON, every 10 turns and after each layout (a
+stopped run keeps what it measured); a line per turn is printed unless ``--quiet``.
 
 What the engine setup does to the figure (``engine/server.py``, llama.cpp of 2026-10):
 
@@ -58,8 +58,9 @@ What the engine setup does to the figure (``engine/server.py``, llama.cpp of 202
   summarizer's answer is capped by ``max_output_tokens`` (128) too;
 - context shift is off (the default) and ``n_keep`` is 0: the agent keeps prompt + answer
   inside the window itself (eviction), so the engine never truncates or shifts the prompt;
-- the first call of the second layout may find a few tokens of the first layout's last prompt
-  (the chat template's opening): after that call it does not matter.
+- the first call of the second layout finds in the cache whatever its prompt shares with the
+  first layout's last prompt (the system instructions' opening: up to several hundred tokens);
+  after that call the previous layout does not matter.
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,6 +93,8 @@ CORE_EDITS = frozenset(
 )
 MAX_STEPS = 3
 MAX_OUTPUT_TOKENS = 128
+SAVE_EVERY = 10
+"""``--out`` is rewritten every this many turns, and after each layout."""
 
 
 def locomo_turns(path: Path, conversation: str | None) -> tuple[str, list[str]]:
@@ -190,12 +194,21 @@ def summary_count(state: dict[str, Any]) -> int:
 
 
 def run_layout(
-    layout: str, model: str, window: int, texts: list[str], workdir: Path, verbose: bool
-) -> LayoutRun:
-    """Send every text as a user turn in a new thread with its own files; count everything."""
-    run = LayoutRun(layout)
+    run: LayoutRun,
+    model: str,
+    window: int,
+    texts: list[str],
+    workdir: Path,
+    verbose: bool,
+    save: Callable[[], None] = lambda: None,
+) -> None:
+    """Send every text as a user turn in a new thread with its own files; count everything.
+
+    ``run`` is filled as the turns go (``save`` is called every ``SAVE_EVERY`` turns)."""
+    layout = run.layout
     meter = CallMeter()
     meter.layout = layout
+    run.calls = meter.calls
     ctx = Context(
         model=f"llamacpp:{model}",
         context_window=window,
@@ -252,6 +265,8 @@ def run_layout(
                     "error": error,
                 }
                 run.turns.append(record)
+                if number % SAVE_EVERY == 0:
+                    save()
                 if verbose:
                     outcome = f"FAILED {error[:120]!r}" if error else f"-> {record['reply'][:60]!r}"
                     print(
@@ -262,9 +277,7 @@ def run_layout(
                     )
     finally:
         store.close()
-    run.seconds = time.perf_counter() - began
-    run.calls = meter.calls
-    return run
+        run.seconds = time.perf_counter() - began
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -343,29 +356,42 @@ def main(argv: list[str]) -> int:
         flush=True,
     )
     runs: dict[str, LayoutRun] = {}
+
+    def save() -> None:
+        """Write what was measured so far: a long run that is stopped keeps its figures."""
+        if not args.out:
+            return
+        settings = {
+            "model": args.model,
+            "window": args.window,
+            "conversation": sample_id,
+            "turns": len(texts),
+            "max_steps": MAX_STEPS,
+            "max_output_tokens": MAX_OUTPUT_TOKENS,
+        }
+        payload = {
+            "settings": settings,
+            "calls": [c for r in runs.values() for c in r.calls],
+            "turns": {name: r.turns for name, r in runs.items()},
+        }
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(payload, indent=1))
+
     with tempfile.TemporaryDirectory(prefix="memgpt-prompt-cache-") as folder:
         for layout in layouts:
             print(f"\n-- layout {layout}", flush=True)
-            runs[layout] = run_layout(
-                layout, args.model, args.window, texts, Path(folder), verbose=not args.quiet
+            runs[layout] = LayoutRun(layout)
+            run_layout(
+                runs[layout],
+                args.model,
+                args.window,
+                texts,
+                Path(folder),
+                verbose=not args.quiet,
+                save=save,
             )
+            save()
             report(runs[layout])
-            if args.out:  # after each layout: a long run keeps what it measured
-                args.out.parent.mkdir(parents=True, exist_ok=True)
-                settings = {
-                    "model": args.model,
-                    "window": args.window,
-                    "conversation": sample_id,
-                    "turns": len(texts),
-                    "max_steps": MAX_STEPS,
-                    "max_output_tokens": MAX_OUTPUT_TOKENS,
-                }
-                payload = {
-                    "settings": settings,
-                    "calls": [c for r in runs.values() for c in r.calls],
-                    "turns": {name: r.turns for name, r in runs.items()},
-                }
-                args.out.write_text(json.dumps(payload, indent=1))
 
     def share(layout: str) -> str:
         run = runs.get(layout)

@@ -131,4 +131,4 @@ def test_cached_tokens_count_as_part_of_the_prompt() -> None:
         1200
     )
     # Nothing said about the cache and far below the estimate: the estimate stands.
-    assert calibrated(1000, {**previous, "last_call_reported": 300}) == 1000
+    assert calibrated(1000, {**previous, "last_call_reported": 200}) == 1000
