@@ -77,7 +77,7 @@ class Context:
         metadata={"description": "Eviction removes old messages until the prompt is this full."},
     )
     prompt_layout: str = field(
-        default="classic",
+        default="cached",
         metadata={
             "description": "'cached': a prompt a local engine can keep in its cache (core memory "
             "as of the last eviction, later edits shown in the conversation; see "

@@ -116,10 +116,10 @@ def render_block(label: str, block: Block) -> str:
 
 def render_block_update(label: str, block: Block) -> str:
     """A block as an edit's result shows it (the cached layout): it supersedes the value the
-    system message shows until the next fold."""
+    memory note shows until the next fold."""
     return (
-        f"Core memory block '{label}' now reads (this replaces its value in your system "
-        f"prompt):\n{render_block(label, block)}"
+        f"Core memory block '{label}' now reads (this replaces its value in the memory note "
+        f"above):\n{render_block(label, block)}"
     )
 
 
@@ -262,6 +262,27 @@ def build_cached_prompt(
         HumanMessage(content=memory_note(blocks, metadata, summary)),
     ]
     return head + for_model(queue)
+
+
+def is_memory_note(message: BaseMessage) -> bool:
+    """True for the cached layout's memory note (user text cannot pose as one: it is defused)."""
+    return (
+        isinstance(message, HumanMessage)
+        and isinstance(message.content, str)
+        and message.content.startswith(MEMORY_NOTE_INTRO)
+    )
+
+
+def memory_view(prompt: Sequence[BaseMessage]) -> str:
+    """The text in which a prompt shows core memory and metadata, either layout: the system
+    message, then the memory note in the cached layout."""
+    head = [m for m in prompt[:2] if isinstance(m, SystemMessage) or is_memory_note(m)]
+    return "\n\n".join(str(m.content) for m in head)
+
+
+def conversation(prompt: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """A prompt's messages after the system message and the memory note: the queue as shown."""
+    return [m for m in prompt if not (isinstance(m, SystemMessage) or is_memory_note(m))]
 
 
 def reply_text(message: AIMessage) -> str | None:

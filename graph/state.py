@@ -141,15 +141,15 @@ class TokenBudget(TypedDict):
 class PromptCore(TypedDict):
     """Core memory as the cached prompt layout shows it (see ``graph/prompts.py``).
 
-    The system message renders ``blocks`` and ``metadata`` as of the last fold; an edit since
+    The memory note renders ``blocks`` and ``metadata`` as of the last fold; an edit since
     then is shown in the conversation, in the result of the tool call that made it, and
     recorded in ``shown``. When a block's current state is neither, the prompt is refolded.
     """
 
     blocks: dict[str, Block]
-    """The blocks rendered in the system message."""
+    """The blocks rendered in the memory note."""
     shown: dict[str, Block]
-    """Each block as the model last saw it: in the system message or in an edit's result."""
+    """Each block as the model last saw it: in the memory note or in an edit's result."""
     metadata: str
     """The memory-metadata section rendered with ``blocks``, its counts as of the fold."""
 

@@ -73,9 +73,9 @@ def assemble_prompt(
 
 
 def fold_core(state: Mapping[str, Any], archival_count: int | None) -> PromptCore:
-    """Core memory as it is now, for the system message: the blocks and fresh metadata.
+    """Core memory as it is now, for the memory note: the blocks and fresh metadata.
 
-    A fold changes the prompt from the system message on, so the engine re-processes all of
+    A fold changes the prompt from the memory note on, so the engine re-processes all of
     it: it happens when an eviction changes the head of the queue anyway, and when a block
     changed in a way the conversation does not show (an edit through the HTTP API or Studio,
     a new block).
@@ -92,7 +92,7 @@ def _visible(block: Block) -> tuple[str, int, str, bool]:
 
 
 def core_is_current(core: PromptCore | None, blocks: Mapping[str, Block]) -> bool:
-    """Whether the model sees every block as it is now (in the system message or in the
+    """Whether the model sees every block as it is now (in the memory note or in the
     result of the edit that made it). Only ``updated_at`` may differ: the model is not shown
     it per block."""
     if core is None or core["shown"].keys() != blocks.keys():

@@ -100,7 +100,7 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
     }
     if ctx.prompt_layout == "cached":
         # The head of the queue changes, so the engine re-processes the prompt from there
-        # anyway: the moment to show core memory as it is now in the system message, and to
+        # anyway: the moment to show core memory as it is now in the memory note, and to
         # stop relying on edit results that may just have been evicted.
         remaining["prompt_core"] = update["prompt_core"] = fold_core(
             remaining, agent.archival_count(runtime.store, ctx)

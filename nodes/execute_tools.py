@@ -125,7 +125,7 @@ def execute_tools_steps(state: MemGPTState, runtime: Runtime[Context], *, agent:
             blocks.update(outcome.blocks)
             changed.update(outcome.blocks)
             if ctx.prompt_layout == "cached":
-                # The system message keeps core memory as of the last fold, so the engine's
+                # The memory note keeps core memory as of the last fold, so the engine's
                 # cache of the prompt stays valid; the edit's result shows the new block.
                 text += "".join(
                     f"\n{render_block_update(label, block)}"

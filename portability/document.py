@@ -2,8 +2,9 @@
 
 An agent file is one JSON object: a header (``format``, ``schema_version``), the thread and
 user ids, the configuration (``Context``), the core memory (blocks, summary, pressure flag,
-token budget), the queue and the full message history (LangChain message dicts), and the
-user's archival passages (text and metadata; the embedding model's name, not the vectors).
+token budget, what the cached prompt layout shows of the blocks), the queue and the full
+message history (LangChain message dicts), and the user's archival passages (text and
+metadata; the embedding model's name, not the vectors).
 
 The models say what a valid document is, so a broken file is refused before anything is
 written, and pydantic's errors are translated into one line naming the field path and what it
@@ -145,6 +146,14 @@ class SummaryEntry(_OpenPart):
     message_count: int
 
 
+class PromptCoreEntry(_OpenPart):
+    """Core memory as the cached prompt layout shows it (``graph.state.PromptCore``)."""
+
+    blocks: dict[str, BlockEntry]
+    shown: dict[str, BlockEntry]
+    metadata: str
+
+
 class MemorySection(_Part):
     """``memory``: the state the agent answers from besides its messages."""
 
@@ -153,6 +162,9 @@ class MemorySection(_Part):
     # Any value is read by its truth, as before there was a schema for it.
     pressure_warned: Annotated[bool, BeforeValidator(bool)] = False
     budget: dict[str, Any] | None = None
+    # Absent in files written before the cached layout: the first call then shows core memory
+    # afresh (a fold), which changes nothing the model can know but the note's counts.
+    prompt_core: PromptCoreEntry | None = None
 
 
 class PassageValue(_OpenPart):
@@ -209,6 +221,7 @@ class AgentDocument(_Part):
             summary=_plain(memory.summary) if memory.summary is not None else None,
             pressure_warned=memory.pressure_warned,
             budget=memory.budget,
+            prompt_core=_plain(memory.prompt_core) if memory.prompt_core is not None else None,
             history=self.history,
             queue=self.queue,
             passages=[_plain(passage) for passage in passages],
@@ -229,6 +242,7 @@ class AgentFile(BaseModel):
     summary: dict[str, Any] | None
     pressure_warned: bool
     budget: dict[str, Any] | None
+    prompt_core: dict[str, Any] | None
     history: list[InstanceOf[BaseMessage]]
     queue: list[InstanceOf[BaseMessage]]
     passages: list[dict[str, Any]]

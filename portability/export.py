@@ -69,6 +69,7 @@ def export_steps(
             "summary": values.get("summary") or None,
             "pressure_warned": bool(values.get("pressure_warned")),
             "budget": dict(values["budget"]) if values.get("budget") else None,
+            "prompt_core": values.get("prompt_core") or None,
         },
         "queue": [message_to_dict(m) for m in values.get("messages") or []],
         "history": [message_to_dict(m) for m in log.messages],

@@ -246,6 +246,8 @@ def _write_thread(
         state["summary"] = agent_file.summary
     if agent_file.budget is not None:
         state["budget"] = agent_file.budget
+    if agent_file.prompt_core is not None:
+        state["prompt_core"] = agent_file.prompt_core
     updates: list[dict[str, Any]] = [state]
     history = agent_file.history
     size = max(HISTORY_BATCH, math.ceil(len(history) / HISTORY_BATCHES))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 from memgpt_integration import clean_env, stop_process
-from ollama_double import Answer, send_message
+from ollama_double import Answer, memory_text, send_message, user_texts
 
 pytestmark = pytest.mark.integration
 
@@ -133,10 +133,10 @@ def test_chat_edits_memory_and_continues_the_thread(make_double, tmp_path: Path)
     run2 = double.chat_requests()[first_run_requests:]
     assert len(run2) == 1
     prompt = run2[0]["messages"]
-    user_texts = [m["content"] for m in prompt if m["role"] == "user"]
-    assert "My name is Ada" in user_texts
-    assert user_texts[-1] == "What is my name?"
-    assert "Name: Ada" in prompt[0]["content"]
+    users = user_texts(prompt)
+    assert "My name is Ada" in users
+    assert users[-1] == "What is my name?"
+    assert "Name: Ada" in memory_text(prompt)
 
 
 def test_chat_with_dead_ollama_keeps_its_commands_and_fails_turns_in_one_line(
@@ -325,9 +325,11 @@ def test_status_export_and_import_commands(make_double, tmp_path: Path) -> None:
     assert follow_up.returncode == 0, describe(follow_up)
     assert "continuing thread 'T2'" in follow_up.stdout, describe(follow_up)
     (request,) = double.chat_requests()[requests_before:]
-    user_texts = [m["content"] for m in request["messages"] if m["role"] == "user"]
-    assert user_texts == ["My sister Alice lives in Lisbon", "Where does my sister live?"]
-    assert "1 passages" in request["messages"][0]["content"]  # the archive came along
+    users = user_texts(request["messages"])
+    assert users == ["My sister Alice lives in Lisbon", "Where does my sister live?"]
+    # The archive came along: its tools are offered (only with a store), and the thread's
+    # prompt is as exported (the memory note's counts as of its last fold, before the insert).
+    assert "archival_memory_search" in {t["function"]["name"] for t in request["tools"]}
 
 
 def test_a_corrupted_checkpoint_file_is_one_error_line(tmp_path: Path) -> None:

@@ -23,7 +23,14 @@ from langgraph_memgpt.server.backend import user_thread_id
 from langgraph_memgpt.server.chat import CHAT_ID_HEADER as CHAT_HEADER
 from langgraph_sdk import get_client
 from langgraph_sdk.errors import NotFoundError
-from ollama_double import Answer, OllamaDouble, echo_responder, send_message
+from ollama_double import (
+    Answer,
+    OllamaDouble,
+    echo_responder,
+    memory_text,
+    send_message,
+    user_texts,
+)
 
 pytestmark = pytest.mark.integration
 QUEUE_WAIT = 6
@@ -118,8 +125,7 @@ async def test_chat_completion_takes_only_the_newest_user_message(
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.prompt_tokens > 0
     prompt = server.double.chat_requests()[before:][0]["messages"]
-    user_turns = [m["content"] for m in prompt if m["role"] == "user"]
-    assert user_turns == ["Hello, I am Ada."], prompt
+    assert user_texts(prompt) == ["Hello, I am Ada."], prompt
     assert [m["type"] for m in await thread_messages(server, "chat-ada")] == [
         "human",
         "ai",
@@ -553,8 +559,8 @@ async def test_core_memory_read_and_rewrite(server: DevServer, http: httpx.Async
         json={"model": "memgpt", "messages": [{"role": "user", "content": "Hi!"}]},
         headers=user,
     )
-    system_prompt = server.double.chat_requests()[before:][0]["messages"][0]["content"]
-    assert "Carol, a chemist in Porto." in system_prompt
+    prompt = server.double.chat_requests()[before:][0]["messages"]
+    assert "Carol, a chemist in Porto." in memory_text(prompt)
 
 
 async def test_refused_core_memory_edits_write_nothing(

@@ -14,7 +14,7 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, ModelUnavailableError, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
-from ollama_double import Answer, send_message
+from ollama_double import Answer, memory_text, send_message, user_texts
 
 pytestmark = pytest.mark.integration
 
@@ -113,7 +113,7 @@ def check_ada_turn(result: dict[str, Any], double: Any) -> None:
                     "boolean"
                 )
     # The second call's prompt carries the edited block.
-    assert "Name: Ada" in requests[1]["messages"][0]["content"]
+    assert "Name: Ada" in memory_text(requests[1]["messages"])
 
     assert result["budget"]["context_window"] == WINDOW
     assert result["budget"]["last_call_reported"] == REPLY_TOKENS
@@ -231,8 +231,7 @@ def test_second_turn_on_sqlite_thread_sees_first_turn(make_double, tmp_path) -> 
     requests = double.chat_requests()
     assert len(requests) == 3
     prompt = requests[2]["messages"]
-    user_texts = [m["content"] for m in prompt if m["role"] == "user"]
-    assert user_texts == ["My name is Ada", "What is my name?"]
+    assert user_texts(prompt) == ["My name is Ada", "What is my name?"]
     assistant_calls = [
         call["function"]
         for m in prompt
@@ -243,7 +242,7 @@ def test_second_turn_on_sqlite_thread_sees_first_turn(make_double, tmp_path) -> 
         assistant_calls
     )
     assert prompt[0]["role"] == "system"
-    assert "Name: Ada" in prompt[0]["content"]
+    assert "Name: Ada" in memory_text(prompt)
 
     humans = [m.content for m in second["messages"] if isinstance(m, HumanMessage)]
     assert humans == ["My name is Ada", "What is my name?"]

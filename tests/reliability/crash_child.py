@@ -87,8 +87,10 @@ def words(k: int, n: int) -> str:
 
 
 def turn_message(k: int) -> str:
-    # ~80 tokens a user message: with a 3,200-token window (about 2,300 of it fixed) the queue
-    # overflows every turn or two, so eviction and summarization run all the time.
+    # ~80 tokens a user message: with a 3,800-token window (about 2,400 of it fixed, 450 kept
+    # for the answer) the queue overflows every turn or two, so eviction and summarization run
+    # all the time. A turn takes ~570 tokens: its two block edits show both blocks in their
+    # results (the cached prompt layout), so a 3,400-token window could not hold one turn.
     return TURN_TEXT.format(k=k) + words(k, 60)
 
 
@@ -301,7 +303,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--turns", type=int, default=0, help="new turns to run (0: until killed)")
     parser.add_argument("--durability", choices=("async", "sync", "exit"), default="async")
     parser.add_argument("--embeddings", choices=("minilm", "hash"), default="minilm")
-    parser.add_argument("--context-window", type=int, default=3200)
+    parser.add_argument("--context-window", type=int, default=3800)
     parser.add_argument(
         "--wait-go",
         action="store_true",

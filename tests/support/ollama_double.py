@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from langgraph_memgpt.graph.prompts import MEMORY_NOTE_INTRO
+
 
 class RawJSON(str):
     """Tool-call arguments sent as this exact JSON text (e.g. nested deeper than json.dumps
@@ -69,10 +71,32 @@ def send_message(text: str) -> Answer:
     return Answer(tool_calls=[{"name": "send_message", "arguments": {"message": text}}])
 
 
+def user_texts(messages: list[dict[str, Any]]) -> list[str]:
+    """The user turns of a recorded request, without the agent's memory note (which the cached
+    prompt layout sends as the first user message)."""
+    return [
+        m["content"]
+        for m in messages
+        if m.get("role") == "user" and not str(m.get("content", "")).startswith(MEMORY_NOTE_INTRO)
+    ]
+
+
+def memory_text(messages: list[dict[str, Any]]) -> str:
+    """All a recorded request shows of memory: the system message, the memory note (cached
+    prompt layout) and the tool results, where that layout shows a block edited since."""
+    shown = [
+        str(m.get("content", ""))
+        for m in messages
+        if m.get("role") in ("system", "tool")
+        or str(m.get("content", "")).startswith(MEMORY_NOTE_INTRO)
+    ]
+    return "\n\n".join(shown)
+
+
 def echo_responder(request: dict[str, Any]) -> Answer:
     """Default: answer the last user message through send_message."""
-    users = [m for m in request.get("messages", []) if m.get("role") == "user"]
-    last = users[-1]["content"] if users else ""
+    users = user_texts(request.get("messages", []))
+    last = users[-1] if users else ""
     return send_message(f"You said: {last}")
 
 

@@ -9,6 +9,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.store.memory import InMemoryStore
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import SqliteVecStore
+from langgraph_memgpt.graph.prompts import memory_view
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 
 DIMS = 64
@@ -142,14 +143,14 @@ def test_archival_tools_are_offered_only_with_a_store(tmp_path) -> None:
     )
     names = {t["function"]["name"] for t in model.bound_tools}
     assert "archival_memory_insert" not in names
-    assert "Archival memory: not configured" in model.prompts[-1][0].content
+    assert "Archival memory: not configured" in memory_view(model.prompts[-1])
     store = make_store("sqlite-vec", tmp_path)
     build_graph(model, checkpointer=InMemorySaver(), store=store).invoke(
         {"messages": [("user", "x")]}, {"configurable": {"thread_id": "b"}}
     )
     names = {t["function"]["name"] for t in model.bound_tools}
     assert {"archival_memory_insert", "archival_memory_search"} <= names
-    assert "Archival memory: 0 passages" in model.prompts[-1][0].content
+    assert "Archival memory: 0 passages" in memory_view(model.prompts[-1])
 
 
 def test_a_reexecuted_insert_step_stores_its_passages_once(tmp_path) -> None:

@@ -3,6 +3,7 @@
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
 from langgraph_memgpt import BlockSpec, Context
+from langgraph_memgpt.graph.prompts import memory_view
 from langgraph_memgpt.testing import call, reply, tool_turn
 
 
@@ -123,7 +124,7 @@ def test_extra_blocks_and_read_only_rendering(make_agent) -> None:
         context=Context(persona="I am Zed.", human="Unknown.", block_char_limit=1234),
     )
     agent.say("hi")
-    system = agent.model.prompts[0][0].content
+    system = memory_view(agent.model.prompts[0])
     assert "<rules>" in system and "read_only=true" in system
     assert "chars_current=8 chars_limit=100" in system
     assert "I am Zed." in system
