@@ -12,7 +12,10 @@ server hands that text back as the reply. Seen on llama.cpp and Ollama with Qwen
 - a list of such objects, or several objects one after another;
 - inside a Markdown fence (```json ... ```), or inside ``<tool_call>...</tool_call>`` tags
   (Qwen's and Hermes' own format, which a server without the right parser passes through);
-- with text before or after the call ("Sure! Let me save that. {...}").
+- with text before or after the call ("Sure! Let me save that. {...}");
+- with its last closing brace(s) missing: ``{"name": "send_message", "arguments": {...}``
+  (Qwen2.5-Coder-0.5B on llama.cpp, often once it has started doing it), when the answer is
+  the call alone (or a tagged or fenced block is).
 
 A tool result's markup copied into the answer (``<tool_response>...</tool_response>``, how
 Qwen's template shows results) is cut out too: seen from Qwen2.5-Coder-1.5B late in long
@@ -206,6 +209,8 @@ def _loads_forgiving(text: str) -> tuple[Any, str | None]:
     attempts = [text]
     if text.startswith("{{") and text.endswith("}}"):
         attempts += [text[1:-1], text.replace("{{", "{").replace("}}", "}")]
+    if (closed := _closed(text)) is not None:
+        attempts.append(closed)
     first_error = None
     for attempt in attempts:
         try:
@@ -218,6 +223,30 @@ def _loads_forgiving(text: str) -> tuple[Any, str | None]:
                     else "nested too deeply"
                 )
     return None, f"the call is not valid JSON ({first_error})"
+
+
+def _closed(text: str) -> str | None:
+    """``text`` with the brackets it left open closed, when it ends between JSON values (not
+    inside a string: an answer cut off mid-string by the token limit is not repaired)."""
+    expected: list[str] = []
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "{[":
+            expected.append("}" if char == "{" else "]")
+        elif char in "}]" and (not expected or expected.pop() != char):
+            return None
+    if in_string or not expected or not text.startswith(("{", "[")):
+        return None
+    return text + "".join(reversed(expected))
 
 
 def _items(value: Any) -> list[Any]:

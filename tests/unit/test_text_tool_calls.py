@@ -42,6 +42,8 @@ FORMS = {
     "text before": f"Sure, I will greet her.\n{json.dumps(SEND)}",
     "text after": f"{json.dumps(SEND)}\nI greeted the user.",
     "fence inside prose": f"I'll reply now:\n```json\n{json.dumps(SEND)}\n```\nDone.",
+    "last brace missing": json.dumps(SEND)[:-1],
+    "last brace missing in tags": f"<tool_call>\n{json.dumps(SEND)[:-1]}\n</tool_call>",
 }
 
 
@@ -95,7 +97,7 @@ def test_a_copied_tool_result_is_never_a_reply() -> None:
 
 def test_broken_call_text_is_an_error_not_a_reply() -> None:
     for text in (
-        '{"name": "send_message", "arguments": {"message": "Hello Ada!"',  # cut off
+        '{"name": "send_message", "arguments": {"message": "Hello Ad',  # cut off mid-string
         "<tool_call>\n{name: send_message}\n</tool_call>",
         '```json\n{"name": "send_message", "arguments": {"message": }}\n```',
     ):
