@@ -280,11 +280,6 @@ def memory_view(prompt: Sequence[BaseMessage]) -> str:
     return "\n\n".join(str(m.content) for m in head)
 
 
-def conversation(prompt: Sequence[BaseMessage]) -> list[BaseMessage]:
-    """A prompt's messages after the system message and the memory note: the queue as shown."""
-    return [m for m in prompt if not (isinstance(m, SystemMessage) or is_memory_note(m))]
-
-
 def reply_text(message: AIMessage) -> str | None:
     """What the user is told by one AI message: send_message's text, else a plain reply."""
     for call in message.tool_calls:

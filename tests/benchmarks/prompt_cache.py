@@ -14,8 +14,8 @@ reports as ``usage_metadata["input_tokens"]`` and ``["input_token_details"]["cac
 
     python tests/benchmarks/prompt_cache.py                    # 300 turns, qwen2.5-coder-1.5b, 8K
     python tests/benchmarks/prompt_cache.py --model smollm2-135m --turns 12 --window 4096
-    python tests/benchmarks/prompt_cache.py --model qwen2.5-coder-0.5b --turns 40 --window 4096 \\
-        --quiet --out /tmp/prompt_cache.json
+    python tests/benchmarks/prompt_cache.py --model qwen2.5-coder-0.5b --turns 300 \\
+        --previous-turns 40 --quiet --out /tmp/prompt_cache.json     # the README's run
 
 The conversation is real text: the turns of one LoCoMo conversation (``--data``, default
 ``/work/shared/data/locomo-dev.json``; ``--conversation``, default its first, conv-26), session
@@ -24,7 +24,11 @@ name ("Caroline: ...", with "[shares a photo: <caption>]" where the turn shared 
 first ``--turns`` of them. Turns are kept short with two Context fields: ``max_steps=3`` (at
 most three chained model calls per turn) and ``max_output_tokens=128`` (the answer's limit,
 also the summarizer's, and the reserve kept free in the window). The defaults (300 turns x 2
-layouts, a 1.5B model on 2 cores) take hours; ``--layouts cached`` runs one layout only.
+layouts, a 1.5B model on 2 cores) take hours; ``--layouts cached`` runs one layout only, and
+``--previous-turns N`` runs the classic layout on the first N turns only (it re-processes most
+of its prompt on every call). Then a line compares both layouts over those N turns, and the
+last line takes each layout's whole run; the classic layout's prompts are then shorter than
+the cached layout's late in its run, which favours the classic layout's figures.
 
 Printed per layout:
 
