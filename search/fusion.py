@@ -19,12 +19,19 @@ KEYWORD_WEIGHT = 1.0
 SEMANTIC_WEIGHT = 1.0
 
 
-def fuse(keyword: Sequence[Key], semantic: Sequence[Key]) -> list[tuple[Key, float]]:
-    """``(item, score)`` best first: each list adds ``weight / (RRF_K + rank)`` (rank from 1)."""
+def fuse(
+    keyword: Sequence[Key],
+    semantic: Sequence[Key],
+    *,
+    k: int = RRF_K,
+    keyword_weight: float = KEYWORD_WEIGHT,
+    semantic_weight: float = SEMANTIC_WEIGHT,
+) -> list[tuple[Key, float]]:
+    """``(item, score)`` best first: each list adds ``weight / (k + rank)`` (rank from 1)."""
     scores: dict[Key, float] = {}
-    for ranking, weight in ((keyword, KEYWORD_WEIGHT), (semantic, SEMANTIC_WEIGHT)):
+    for ranking, weight in ((keyword, keyword_weight), (semantic, semantic_weight)):
         for rank, key in enumerate(ranking):
-            scores[key] = scores.get(key, 0.0) + weight / (RRF_K + rank + 1)
+            scores[key] = scores.get(key, 0.0) + weight / (k + rank + 1)
     return sorted(scores.items(), key=lambda entry: -entry[1])
 
 

@@ -27,7 +27,7 @@ import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.graph.state import message_timestamp
-from langgraph_memgpt.search.fusion import fuse
+from langgraph_memgpt.search.fusion import KEYWORD_WEIGHT, RRF_K, SEMANTIC_WEIGHT, fuse
 from langgraph_memgpt.search.quantize import (
     as_int8,
     from_int8,
@@ -80,6 +80,22 @@ class RecallHit:
     timestamp: str | None
     text: str
     score: float
+    similarity: float | None = None
+    """Cosine similarity of the query and the message (with its neighbours), where the
+    query had words to embed: a relevance on the same scale as an archival passage's."""
+
+
+@dataclass(frozen=True)
+class SearchTuning:
+    """The constants a search ranks with (an index's ``tuning``): the defaults were chosen on
+    LoCoMo conversations, and ``tests/benchmarks/locomo_recall.py`` cross-validates them by
+    choosing among alternatives on four conversations and scoring on the fifth."""
+
+    rrf_k: int = RRF_K
+    keyword_weight: float = KEYWORD_WEIGHT
+    semantic_weight: float = SEMANTIC_WEIGHT
+    fts_weights: tuple[float, ...] = FTS_WEIGHTS
+    """BM25 weight of each FTS column: the message, its neighbours, its date words."""
 
 
 @dataclass(frozen=True)
@@ -176,6 +192,7 @@ class RecallIndex:
     def __init__(self, path: str | Path, embedder: EmbeddingModel) -> None:
         self.path = str(path)
         self.embedder = embedder
+        self.tuning = SearchTuning()
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.lock = threading.RLock()
@@ -568,7 +585,7 @@ class RecallIndex:
                     (*params, limit, page * limit),
                 ).fetchall()
                 ranked = [(r[0], 0.0) for r in rows]
-                return self._page(ranked, total, page, limit, offset_applied=True)
+                return self._page(tid, ranked, total, page, limit, offset_applied=True)
             # Without filters every row of the thread qualifies: skip building the set.
             allowed = (
                 None
@@ -581,14 +598,21 @@ class RecallIndex:
                 }
             )
             keyword = self._keyword_ranking(tid, query, allowed)
-            semantic = self._semantic_ranking(tid, query, allowed)
+            query_vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
+            semantic = self._semantic_ranking(tid, query_vector, allowed)
         # Excluded rows leave before ranks are given: the asking turn is usually the
         # closest match to its own query, and in place it would push every hit down a rank.
+        tuning = self.tuning
         ranked = fuse(
             [rowid for rowid in keyword if rowid not in excluded],
             [rowid for rowid in semantic if rowid not in excluded],
+            k=tuning.rrf_k,
+            keyword_weight=tuning.keyword_weight,
+            semantic_weight=tuning.semantic_weight,
         )
-        return self._page(ranked, len(ranked), page, limit, offset_applied=False)
+        return self._page(
+            tid, ranked, len(ranked), page, limit, offset_applied=False, query_vector=query_vector
+        )
 
     def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
         terms, thread_rows = self._affordable_terms(
@@ -597,7 +621,7 @@ class RecallIndex:
         match = any_of(terms)
         if match is None:
             return []
-        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        weights = ", ".join(str(w) for w in self.tuning.fts_weights)
         # Restricting the match to the thread reads the thread's whole posting list: cheap for
         # a thread among many, the dominant cost for one long thread. Past the budget, the
         # thread's rows are picked out of a deeper ranking instead.
@@ -648,11 +672,12 @@ class RecallIndex:
             kept.append(terms[i])
         return kept, frequency.get(thread_token, 0)
 
-    def _semantic_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
+    def _semantic_ranking(
+        self, tid: int, query_vector: np.ndarray, allowed: set[int] | None
+    ) -> list[int]:
         vectors = self._thread_vectors(tid)
         if not len(vectors.rowids):
             return []
-        query_vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
         similarity = vectors.matrix @ query_vector
         keep = similarity >= MIN_SIMILARITY
         if allowed is not None:
@@ -667,12 +692,14 @@ class RecallIndex:
 
     def _page(
         self,
+        tid: int,
         ranked: list[tuple[int, float]],
         total: int,
         page: int,
         limit: int,
         *,
         offset_applied: bool,
+        query_vector: np.ndarray | None = None,
     ) -> RecallPage:
         chosen = ranked if offset_applied else ranked[page * limit : (page + 1) * limit]
         rows = (
@@ -687,6 +714,14 @@ class RecallIndex:
             if chosen
             else {}
         )
+        similarity: dict[int, float] = {}
+        if query_vector is not None and chosen:
+            vectors = self._vectors.get(tid) or _ThreadVectors()
+            similarity = {
+                r: float(vectors.matrix[vectors.positions[r]] @ query_vector)
+                for r, _ in chosen
+                if r in vectors.positions
+            }
         hits = [
             RecallHit(
                 message_id=rows[r][1],
@@ -695,6 +730,7 @@ class RecallIndex:
                 timestamp=rows[r][4],
                 text=rows[r][5],
                 score=score,
+                similarity=similarity.get(r),
             )
             for r, score in chosen
             if r in rows
