@@ -189,6 +189,20 @@ def resolve_model_spec(spec: str, base_url: str = "") -> tuple[str, str | None]:
     return chosen
 
 
+LOCAL_PROVIDERS = frozenset({"ollama", "llamacpp"})
+
+
+def is_local_model(model: BaseChatModel | None, spec: str) -> bool:
+    """Whether the agent's model runs on the user's machine: Ollama or the embedded engine
+    (the ``model`` instance when one was given, else the spec; ``"auto"`` is always one)."""
+    if model is not None:
+        # By name: importing langchain_ollama here would load it for every other provider too.
+        return any(cls.__name__ in {"ChatOllama", "ChatLlamaCpp"} for cls in type(model).__mro__)
+    if spec.strip().lower() == AUTO_MODEL:
+        return True
+    return split_model_spec(spec)[0] in LOCAL_PROVIDERS
+
+
 def load_chat_model(
     spec: str, *, context_window: int, base_url: str = "", max_output_tokens: int = 512
 ) -> BaseChatModel:

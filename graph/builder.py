@@ -1,10 +1,15 @@
 """Build the MemGPT agent graph.
 
-START -> check_memory_pressure -> [evict_and_summarize ->] reason
+START -> retrieve_memory -> check_memory_pressure -> [evict_and_summarize ->] reason
       -> execute_tools -> (heartbeat set) check_memory_pressure ... | (unset) END
 reason -> END when the model answers without a tool call.
 check_memory_pressure -> END when the turn's user message was answered already (a message
 re-sent with the same id: see ``nodes/routing.py``).
+
+``retrieve_memory`` (``nodes/retrieve.py``) runs once per run, before the card's four nodes:
+it searches recall and archival memory for the run's user message and puts the best results in
+front of the model (on by default for local models; ``Context.retrieval``). The heartbeat loop
+goes back to ``check_memory_pressure`` and never through it.
 
 ``reason`` carries a LangGraph ``RetryPolicy`` for transient model failures (HTTP 5xx, timeouts,
 dropped or refused connections): the node is a generator driven by ``nodes/io.py`` with no side
@@ -33,6 +38,7 @@ from langgraph_memgpt.nodes.evict import evict_steps
 from langgraph_memgpt.nodes.execute_tools import execute_tools_steps
 from langgraph_memgpt.nodes.pressure import check_memory_pressure
 from langgraph_memgpt.nodes.reason import is_transient_model_error, reason_steps
+from langgraph_memgpt.nodes.retrieve import retrieve_steps
 from langgraph_memgpt.nodes.routing import (
     make_route_after_pressure,
     route_after_reason,
@@ -42,6 +48,7 @@ from langgraph_memgpt.steps import sync_and_async
 from langgraph_memgpt.tools.base import AgentTool, from_langchain_tool
 
 DEFAULT_NAME = "memgpt"
+SEARCH_TOOL_NAMES = frozenset({"conversation_search", "archival_memory_search"})
 MODEL_RETRY = RetryPolicy(
     initial_interval=0.5, backoff_factor=2.0, max_attempts=3, retry_on=is_transient_model_error
 )
@@ -59,6 +66,7 @@ def build_graph(
     store: BaseStore | None = None,
     name: str = DEFAULT_NAME,
     model_retry: RetryPolicy | None = MODEL_RETRY,
+    search_tools: bool = True,
 ) -> CompiledStateGraph:
     """Compile a MemGPT agent graph.
 
@@ -79,6 +87,9 @@ def build_graph(
             dropped or refused connection); None makes one attempt. Its ``retry_on`` is
             replaced by the transient-failure test, so only ``max_attempts`` and the
             intervals matter. The client's timeout is ``MEMGPT_MODEL_TIMEOUT`` (seconds).
+        search_tools: False leaves ``conversation_search`` and ``archival_memory_search`` out
+            of what the model is offered (their schemas cost ~500 tokens of every prompt); automatic
+            retrieval (``Context.retrieval``) still searches recall and archival memory.
 
     Example:
         ```python
@@ -94,11 +105,13 @@ def build_graph(
         ```
     """
     extra = tuple(t if isinstance(t, AgentTool) else from_langchain_tool(t) for t in tools)
-    base = AgentSpec()
+    base = AgentSpec().tools
+    if not search_tools:
+        base = tuple(t for t in base if t.name not in SEARCH_TOOL_NAMES)
     agent = AgentSpec(
         model=model,
         summarizer=summarizer,
-        tools=(*base.tools, *extra),
+        tools=(*base, *extra),
         extra_blocks=tuple(blocks),
         default_context=context,
     )
@@ -114,14 +127,17 @@ def build_graph(
     )
     execute, aexecute = sync_and_async(functools.partial(execute_tools_steps, agent=agent))
     evict, aevict = sync_and_async(functools.partial(evict_steps, agent=agent))
+    retrieve, aretrieve = sync_and_async(functools.partial(retrieve_steps, agent=agent))
 
     builder = StateGraph(MemGPTState, context_schema=Context, input_schema=InputState)
+    builder.add_node("retrieve_memory", _runnable(retrieve, aretrieve))
     builder.add_node("check_memory_pressure", functools.partial(check_memory_pressure, agent=agent))
     builder.add_node("evict_and_summarize", _runnable(evict, aevict))
     builder.add_node("reason", _runnable(reason, areason), retry_policy=model_retry)
     builder.add_node("execute_tools", _runnable(execute, aexecute))
 
-    builder.add_edge(START, "check_memory_pressure")
+    builder.add_edge(START, "retrieve_memory")
+    builder.add_edge("retrieve_memory", "check_memory_pressure")
     builder.add_conditional_edges(
         "check_memory_pressure",
         make_route_after_pressure(agent),

@@ -19,6 +19,7 @@ DEFAULT_PERSONA = (
 DEFAULT_HUMAN = "Nothing is known about the user yet."
 
 ENV_PREFIX = "MEMGPT_"
+RETRIEVAL_MODES = ("auto", "off", "recall", "archival", "both")
 
 
 def _convert(raw: str, like: Any) -> Any:
@@ -122,6 +123,34 @@ class Context:
         default=0.0,
         metadata={"description": "Drop semantic archival hits below this cosine similarity."},
     )
+    retrieval: str = field(
+        default="auto",
+        metadata={
+            "description": "Search memory for each user message before the model answers and "
+            "show it the best results: 'recall' (this conversation's history outside the "
+            "window), 'archival', 'both', 'off', or 'auto' ('both' for local models, i.e. "
+            "Ollama and the embedded engine, which seldom search on their own; 'off' for "
+            "others)."
+        },
+    )
+    retrieval_count: int = field(
+        default=3,
+        metadata={"description": "Most memories shown per user message."},
+    )
+    retrieval_min_relevance: float = field(
+        default=0.25,
+        metadata={
+            "description": "Least cosine similarity between the user message and a memory "
+            "(all-MiniLM-L6-v2) for it to be shown."
+        },
+    )
+    retrieval_max_tokens: int = field(
+        default=0,
+        metadata={
+            "description": "Tokens the retrieved memories may take in the prompt; 0 means a "
+            "tenth of the window left for the prompt."
+        },
+    )
     user_id: str = field(
         default="default",
         metadata={"description": "Whose memory this is: namespaces archival memory."},
@@ -154,6 +183,10 @@ class Context:
     @property
     def summarizer_window(self) -> int:
         return self.summarizer_context_window or self.context_window
+
+    @property
+    def retrieval_token_cap(self) -> int:
+        return self.retrieval_max_tokens or self.prompt_window // 10
 
     @property
     def summary_token_cap(self) -> int:
@@ -189,6 +222,16 @@ class Context:
         if self.prompt_layout not in ("cached", "classic"):
             raise ValueError(
                 f"prompt_layout must be 'cached' or 'classic', got {self.prompt_layout}"
+            )
+        if self.retrieval not in RETRIEVAL_MODES:
+            raise ValueError(
+                f"retrieval must be one of {', '.join(RETRIEVAL_MODES)}, got {self.retrieval!r}"
+            )
+        if not 1 <= self.retrieval_count <= 20:
+            raise ValueError(f"retrieval_count must be 1-20, got {self.retrieval_count}")
+        if self.retrieval_max_tokens < 0:
+            raise ValueError(
+                f"retrieval_max_tokens must be 0 or more, got {self.retrieval_max_tokens}"
             )
         if self.archival_page_size < 1:
             raise ValueError(f"archival_page_size must be positive, got {self.archival_page_size}")

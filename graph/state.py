@@ -124,6 +124,8 @@ class TokenBudget(TypedDict):
     tools: int
     summary: int
     queue: int
+    retrieved: NotRequired[int]
+    """The memories retrieved for the turn's user message (``MemGPTState.retrieved``)."""
     estimate: int
     """tiktoken estimate of the next prompt (sum of the sections)."""
     budget: int
@@ -152,6 +154,37 @@ class PromptCore(TypedDict):
     """Each block as the model last saw it: in the memory note or in an edit's result."""
     metadata: str
     """The memory-metadata section rendered with ``blocks``, its counts as of the fold."""
+
+
+class RetrievedHit(TypedDict):
+    """One memory found for a user message: a message of this thread or an archival passage."""
+
+    source: str
+    """'recall' (a message of this conversation) or 'archival' (a passage)."""
+    id: str
+    """The message's id, or the passage's key."""
+    role: str | None
+    name: str | None
+    timestamp: str | None
+    text: str
+    similarity: float | None
+
+
+class RetrievedMemory(TypedDict):
+    """What automatic retrieval (``nodes/retrieve.py``) showed the model for one user message.
+
+    Kept for the whole turn, so every model call of the turn sends the same prompt (and the
+    engine's cache holds), and replaced at the next user message: the prompt shows only the
+    latest turn's memories, right before its user message.
+    """
+
+    for_message_id: str
+    sources: list[str]
+    hits: list[RetrievedHit]
+    tokens: int
+    """Size of the note that shows them (the budget's ``retrieved`` section)."""
+    note: str | None
+    """Why fewer or none were shown (no room in the window, a failed search), if so."""
 
 
 # Checkpoint storage: LangGraph's savers store every non-delta channel in full in every
@@ -218,3 +251,5 @@ class MemGPTState(InputState, total=False):
     """A memory-pressure alert has been sent since the last eviction (one per fill cycle)."""
     prompt_core: PromptCore | None
     """What the cached prompt layout shows of core memory (unused by the classic layout)."""
+    retrieved: RetrievedMemory | None
+    """The memories automatic retrieval found for the turn's user message (Studio shows it)."""

@@ -20,7 +20,7 @@ from langgraph_memgpt.archival.capabilities import Countable
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import Block, TokenBudget, utc_now
 from langgraph_memgpt.memory.archive import archive_namespace
-from langgraph_memgpt.models import load_chat_model
+from langgraph_memgpt.models import is_local_model, load_chat_model
 from langgraph_memgpt.nodes.budget import assemble_prompt
 from langgraph_memgpt.tokens import counter
 from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS
@@ -106,6 +106,13 @@ class AgentSpec:
                 max_output_tokens=ctx.output_reserve,
             )
         return self.chat_model(ctx)
+
+    def retrieval_sources(self, ctx: Context) -> frozenset[str]:
+        """Where automatic retrieval searches for this run: 'recall', 'archival', both or none."""
+        mode = ctx.retrieval
+        if mode == "auto":
+            mode = "both" if is_local_model(self.model, ctx.model) else "off"
+        return frozenset({"both": ("recall", "archival"), "off": ()}.get(mode, (mode,)))
 
     def missing_blocks(self, ctx: Context, existing: Mapping[str, Block]) -> dict[str, Block]:
         """Configured blocks a thread does not have yet (all of them in a new thread)."""

@@ -22,6 +22,7 @@ from langgraph_memgpt.graph.prompts import (
     render_core_memory,
     render_metadata,
     render_summary,
+    with_retrieved,
 )
 from langgraph_memgpt.graph.state import Block, PromptCore, Summary, TokenBudget
 from langgraph_memgpt.tokens import MESSAGE_OVERHEAD_TOKENS, count_text, counter
@@ -66,8 +67,17 @@ def assemble_prompt(
         blocks = state.get("blocks") or {}
         metadata = memory_metadata(blocks, summary, queue, archival_count())
         prompt = build_prompt(blocks, metadata, summary, queue)
+    prompt, note = with_retrieved(prompt, state.get("retrieved"))
     budget = token_budget(
-        blocks, summary, queue, metadata, ctx, state.get("budget"), tool_tokens, cached=cached
+        blocks,
+        summary,
+        queue,
+        metadata,
+        ctx,
+        state.get("budget"),
+        tool_tokens,
+        cached=cached,
+        retrieved_tokens=counter.message(note) if note is not None else 0,
     )
     return prompt, budget
 
@@ -137,10 +147,12 @@ def token_budget(
     tool_tokens: int,
     *,
     cached: bool = False,
+    retrieved_tokens: int = 0,
 ) -> TokenBudget:
     """The prompt's size by section. The sections are the same in both layouts (``cached``:
     the metadata and the blocks in the memory note, the summary at its end; else the metadata
-    in the system message and the summary a message of its own)."""
+    in the system message and the summary a message of its own); ``retrieved_tokens`` is the
+    note of retrieved memories, where the prompt shows one."""
     # The metadata differs from step to step only in its numbers; cl100k splits digit runs
     # into the same groups whatever the digits, so counting it with digits zeroed is exact
     # and lets the count be cached.
@@ -154,7 +166,7 @@ def token_budget(
         system += metadata_tokens
         summary_tokens += MESSAGE_OVERHEAD_TOKENS if summary else 0
     queue_tokens = counter.messages(queue)
-    estimate = system + core + tool_tokens + summary_tokens + queue_tokens
+    estimate = system + core + tool_tokens + summary_tokens + queue_tokens + retrieved_tokens
     budget = TokenBudget(
         context_window=ctx.context_window,
         output_reserve=ctx.output_reserve,
@@ -163,6 +175,7 @@ def token_budget(
         tools=tool_tokens,
         summary=summary_tokens,
         queue=queue_tokens,
+        retrieved=retrieved_tokens,
         estimate=estimate,
         budget=calibrated(estimate, previous),
     )

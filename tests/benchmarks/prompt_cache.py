@@ -226,6 +226,8 @@ def run_layout(
         max_steps=MAX_STEPS,
         max_output_tokens=MAX_OUTPUT_TOKENS,
         prompt_layout=layout,
+        # The layouts are compared alone: retrieval's note is new text every turn in both.
+        retrieval="off",
         user_id=f"bench-{layout}",
     )
     store = SqliteVecStore(workdir / f"{layout}-archive.sqlite", index=dict(default_index_config()))

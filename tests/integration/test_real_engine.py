@@ -238,3 +238,66 @@ def test_the_engine_dies_with_a_killed_agent() -> None:
         pytest.fail("llama-server outlived the agent that started it")
     finally:
         agent.kill()
+
+
+def test_retrieved_memory_reaches_the_real_engine_and_keeps_its_cache(tmp_path: Path) -> None:
+    """Automatic retrieval on Qwen2.5-Coder-0.5B: an evicted fact is found for the question
+    and sent before it; the engine counts the note in the prompt (the budget agrees), and the
+    next turn's call is served from the cache up to the previous turn's note."""
+    from langchain_core.callbacks import BaseCallbackHandler
+    from langchain_core.messages import HumanMessage, RemoveMessage
+    from langgraph_memgpt.graph.state import Summary, utc_now
+    from langgraph_memgpt.tokens import count_text
+
+    class Usage(BaseCallbackHandler):
+        def __init__(self) -> None:
+            self.calls: list[dict[str, Any]] = []
+
+        def on_llm_end(self, response: Any, **kwargs: Any) -> None:
+            message = response.generations[0][0].message
+            self.calls.append(dict(message.usage_metadata or {}))
+
+    ctx = Context(
+        model=f"llamacpp:{QWEN_SMALL}",
+        context_window=4096,
+        max_output_tokens=96,
+        max_steps=2,
+        retrieval="recall",
+    )
+    usage = Usage()
+    config: dict[str, Any] = {"configurable": {"thread_id": "real-retrieval"}}
+    fact = "My sister Clara studies octopuses at the aquarium in Lisbon."
+    questions = ("What does my sister Clara study?", "Where does Clara work?")
+    with open_sqlite_checkpointer(tmp_path / "checkpoints.sqlite") as saver:
+        agent = build_graph(checkpointer=saver)
+        # The fact was said, then evicted: in the checkpoints (recall memory), not the queue.
+        agent.update_state(
+            config, {"messages": [HumanMessage(fact, id="fact")]}, as_node="execute_tools"
+        )
+        agent.update_state(
+            config,
+            {
+                "messages": [RemoveMessage(id="fact"), HumanMessage("A quiet week.", id="week")],
+                "summary": Summary(
+                    text="The user spoke of family.", message_count=1, updated_at=utc_now()
+                ),
+            },
+            as_node="execute_tools",
+        )
+        firsts, notes = [], []
+        for question in questions:
+            firsts.append(len(usage.calls))
+            state = agent.invoke(
+                {"messages": [("user", question)]}, {**config, "callbacks": [usage]}, context=ctx
+            )
+            retrieved = state["retrieved"]
+            assert [hit["id"] for hit in retrieved["hits"]] == ["fact"], retrieved
+            notes.append(retrieved["tokens"] + count_text(question))
+    first_q1, first_q2 = usage.calls[firsts[0]], usage.calls[firsts[1]]
+    # The engine's own count of the prompt includes the note: the budget's estimate agrees.
+    budget = state["budget"]
+    assert budget["retrieved"] > 0
+    assert 0.5 <= budget["last_call_reported"] / budget["last_call_estimate"] <= 1.5, budget
+    # The second turn re-processes from the first turn's note on, not from the head.
+    cached = first_q2["input_token_details"]["cache_read"]
+    assert cached >= first_q1["input_tokens"] - 2 * notes[0], (first_q1, first_q2, notes)

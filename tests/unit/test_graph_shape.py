@@ -4,9 +4,12 @@ from langgraph_memgpt import graph
 
 
 def test_exported_graph_has_the_four_nodes_and_heartbeat_edges() -> None:
+    """The card's four nodes and edges, with automatic retrieval before them: the heartbeat
+    loop (execute_tools -> check_memory_pressure) never passes through retrieve_memory."""
     drawn = graph.get_graph()
     assert set(drawn.nodes) == {
         "__start__",
+        "retrieve_memory",
         "check_memory_pressure",
         "evict_and_summarize",
         "reason",
@@ -15,7 +18,8 @@ def test_exported_graph_has_the_four_nodes_and_heartbeat_edges() -> None:
     }
     edges = {(e.source, e.target, e.conditional) for e in drawn.edges}
     assert edges == {
-        ("__start__", "check_memory_pressure", False),
+        ("__start__", "retrieve_memory", False),
+        ("retrieve_memory", "check_memory_pressure", False),
         ("check_memory_pressure", "evict_and_summarize", True),
         ("check_memory_pressure", "reason", True),
         ("check_memory_pressure", "__end__", True),
@@ -43,5 +47,8 @@ def test_context_schema_is_the_configuration_studio_shows() -> None:
         "persona",
         "human",
         "user_id",
+        "retrieval",
+        "retrieval_count",
+        "retrieval_min_relevance",
     ):
         assert name in schema["properties"], name
