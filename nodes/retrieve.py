@@ -132,6 +132,9 @@ def _archival_hits(
             similarity=item.score,
         )
         for item, _ in results[:CANDIDATES_PER_SOURCE]
+        # A passage found by its words alone, or in a store without an embedding index, has
+        # no similarity to hold to the floor: only hits with one are shown unasked.
+        if item.score is not None
     ]
 
 

@@ -11,11 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, build_graph
-from langgraph_memgpt.archival import SqliteVecStore
+from langgraph_memgpt.archival import SqliteVecStore, default_index_config
 from langgraph_memgpt.graph.prompts import RETRIEVED_INTRO, is_retrieved_note, reply_text
 from langgraph_memgpt.models import is_local_model
 from langgraph_memgpt.nodes.agent import AgentSpec
@@ -125,20 +124,22 @@ def test_the_note_stays_for_the_turn_and_leaves_with_it() -> None:
 
 
 def test_archival_passages_are_retrieved_with_their_origin(tmp_path) -> None:
-    store = SqliteVecStore(
-        tmp_path / "archive.sqlite",
-        index={"dims": 384, "embed": DeterministicFakeEmbedding(size=384)},
-    )
-    store.put(("archival", "ada"), "p1", {"content": "Ada's locker code is 4417.", "tags": []})
+    """The relevant passage is shown, an unrelated one is held back by the relevance floor."""
+    store = SqliteVecStore(tmp_path / "archive.sqlite", index=dict(default_index_config()))
+    namespace = ("archival", "ada")
+    store.put(namespace, "p1", {"content": "Ada's gym locker code is 4417.", "tags": []})
+    store.put(namespace, "p2", {"content": "The boiler was serviced in March.", "tags": []})
     model = ScriptedChatModel(default=reply("Noted."))
     graph = build_graph(model, checkpointer=InMemorySaver(), store=store)
-    context = Context(
-        context_window=WINDOW, retrieval="archival", user_id="ada", retrieval_min_relevance=-1.0
-    )
-    run_turns(graph, {"configurable": {"thread_id": "arch"}}, context, ["What is my locker code?"])
+    context = Context(context_window=WINDOW, retrieval="archival", user_id="ada")
+    config = {"configurable": {"thread_id": "arch"}}
+    run_turns(graph, config, context, ["What is the code of my locker at the gym?"])
     found = note_of(model.prompts[-1])
     assert found is not None
     assert "archival memory, saved" in found[1].content and "4417" in found[1].content
+    hits = graph.get_state(config).values["retrieved"]["hits"]
+    assert [hit["id"] for hit in hits] == ["p1"]
+    assert hits[0]["similarity"] >= context.retrieval_min_relevance
 
 
 def test_the_note_never_pushes_the_prompt_past_its_budget() -> None:
