@@ -10,7 +10,13 @@ recall@1/5/10/25 of the evidence turns is printed per category and overall.
     python tests/benchmarks/locomo_recall.py ../shared/data/locomo-dev.json
     python tests/benchmarks/locomo_recall.py PATH --limit 100 --latency 1000,10000,100000
 
-Ends with the line ``recall@10 overall: NN.N%``.
+Then, on a file of several conversations, the ranking constants are cross-validated: for each
+conversation, the tuning (``SearchTuning``; ``TUNINGS`` lists the alternatives, the shipped
+defaults among them) with the best recall@10 on the other conversations' questions is scored
+on its own questions, and the held-out scores of all questions are pooled.
+
+Ends with the line ``recall@10 overall: NN.N% (...)``: the leave-one-conversation-out figure
+(the shipped constants' figure with ``--limit`` or a single conversation).
 """
 
 from __future__ import annotations
@@ -37,10 +43,10 @@ from langgraph_memgpt import build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log
 from langgraph_memgpt.embeddings import EmbeddingModel, load_embedding_model
-from langgraph_memgpt.memory.recall import search_conversation
+from langgraph_memgpt.memory.recall import recall_index, search_conversation
+from langgraph_memgpt.search.recall_index import SearchTuning
 from langgraph_memgpt.steps import drive
 from langgraph_memgpt.testing import ScriptedChatModel
-from langgraph_memgpt.tools import recall
 
 KS = (1, 5, 10, 25)
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
@@ -136,7 +142,7 @@ def evaluate(path: str, limit: int | None, workdir: Path) -> dict[str, Any]:
                     found = len(evidence & set(ranked[:k])) / len(evidence)
                     per_category[qa["category"]][k].append(found)
                     overall[k].append(found)
-    index = recall.recall_index(f"sqlite:{database}")
+    index = recall_index(f"sqlite:{database}")
     index.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     index_file = Path(index.path)
     index_bytes = sum(p.stat().st_size for p in index_file.parent.glob(index_file.name + "*"))
@@ -147,6 +153,81 @@ def evaluate(path: str, limit: int | None, workdir: Path) -> dict[str, Any]:
         "latencies": latencies,
         "index_bytes_per_message": index_bytes / max(1, messages),
     }
+
+
+TUNINGS = [
+    SearchTuning(rrf_k=k, semantic_weight=w, fts_weights=f)
+    for k in (5, 10, 20, 40)
+    for w in (0.7, 1.0, 1.4)
+    for f in (
+        (0.0, 1.0, 0.3, 0.3, 0.1, 0.1, 1.0),
+        (0.0, 1.0, 0.5, 0.5, 0.25, 0.25, 1.0),
+        (0.0, 1.0, 0.7, 0.7, 0.4, 0.4, 1.0),
+    )
+]
+"""The alternatives cross-validation chooses among (the shipped defaults are one of them)."""
+
+
+class QueryMemo:
+    """Embeds each query once: the grid asks every question once per tuning."""
+
+    def __init__(self, model: EmbeddingModel) -> None:
+        self.model = model
+        self.cache: dict[str, list[float]] = {}
+
+    def embed_query(self, text: str) -> list[float]:
+        if text not in self.cache:
+            self.cache[text] = self.model.embed_query(text)
+        return self.cache[text]
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.model.embed_documents(texts)
+
+
+def cross_validate(path: str, workdir: Path) -> dict[str, Any]:
+    """Leave one conversation out: for each conversation, the tuning with the best recall@10
+    on the others' questions, scored on its own. Uses the threads ``evaluate`` recorded."""
+    data = json.loads(Path(path).read_text())
+    database = workdir / "locomo.sqlite"
+    index = recall_index(f"sqlite:{database}")
+    original_embedder, original_tuning = index.embedder, index.tuning
+    base = original_embedder
+    index.embedder = EmbeddingModel(base.name, base.dimensions, QueryMemo(base))  # type: ignore[arg-type]
+    # scores[tuning][sample_id]: recall@10 of each of that conversation's questions
+    scores: list[dict[str, list[float]]] = []
+    try:
+        with open_sqlite_checkpointer(database) as saver:
+            for tuning in TUNINGS:
+                index.tuning = tuning
+                by_sample: dict[str, list[float]] = defaultdict(list)
+                for sample in data:
+                    for qa in sample["qa"]:
+                        evidence = evidence_ids(qa.get("evidence") or [])
+                        if not evidence:
+                            continue
+                        page = search_conversation(
+                            saver, sample["sample_id"], str(qa["question"]), limit=10
+                        )
+                        ranked = {h.message_id.split("/", 1)[1] for h in page.hits}
+                        by_sample[sample["sample_id"]].append(
+                            len(evidence & ranked) / len(evidence)
+                        )
+                scores.append(by_sample)
+    finally:
+        index.embedder, index.tuning = original_embedder, original_tuning
+    held_out: list[float] = []
+    folds = []
+    samples = [sample["sample_id"] for sample in data]
+    for sample_id in samples:
+
+        def training_recall(i: int, held: str = sample_id) -> float:
+            pooled = [r for sid, rs in scores[i].items() if sid != held for r in rs]
+            return statistics.mean(pooled)
+
+        best = max(range(len(TUNINGS)), key=training_recall)
+        held_out.extend(scores[best][sample_id])
+        folds.append((sample_id, TUNINGS[best], statistics.mean(scores[best][sample_id])))
+    return {"recall": statistics.mean(held_out), "folds": folds, "questions": len(held_out)}
 
 
 class MemoEmbeddings:
@@ -211,7 +292,7 @@ def latency(
                     batches.append([])
             record(agent, thread, batches)
             source = f"sqlite:{workdir / f'latency-{size}.sqlite'}"
-            index = recall.recall_index(source)
+            index = recall_index(source)
             index.embedder = memo
             search_conversation(saver, thread, "warm up")
             index.embedder = base
@@ -297,10 +378,31 @@ def main(argv: list[str] | None = None) -> int:
             f"p95 {1000 * lat[int(0.95 * (len(lat) - 1))]:.1f} ms (query embedding included)"
         )
         print(f"recall index size: {result['index_bytes_per_message']:,.0f} bytes per message")
+        shipped = 100 * statistics.mean(result["overall"][10])
+        print(f"recall@10 with the shipped constants: {shipped:.1f}%")
+        crossed = None
+        if (
+            args.limit is None
+            and len({s["sample_id"] for s in json.loads(Path(args.path).read_text())}) > 1
+        ):
+            crossed = cross_validate(args.path, Path(tmp))
+            print(f"leave-one-conversation-out ({len(TUNINGS)} tunings to choose from):")
+            for sample_id, tuning, held in crossed["folds"]:
+                print(
+                    f"  {sample_id}: recall@10 {100 * held:.1f}% with rrf_k {tuning.rrf_k}, "
+                    f"semantic weight {tuning.semantic_weight}, neighbour weights "
+                    f"{tuning.fts_weights[2]}/{tuning.fts_weights[4]}"
+                )
         if args.latency:
             print("latency by thread size (synthetic messages):")
             latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
-    print(f"recall@10 overall: {100 * statistics.mean(result['overall'][10]):.1f}%")
+    if crossed is None:
+        print(f"recall@10 overall: {shipped:.1f}% (shipped constants)")
+    else:
+        print(
+            f"recall@10 overall: {100 * crossed['recall']:.1f}% (leave-one-conversation-out, "
+            f"{crossed['questions']} questions)"
+        )
     return 0
 
 
