@@ -13,7 +13,11 @@ token that differs, so where each part goes decides what a call costs (``Context
   2. a memory note (:func:`memory_note`) shows core memory and the metadata *as of the last
      fold* (``PromptCore`` in the state), then the recursive summary;
   3. the queue, which between evictions only grows at its end (memory-pressure alerts are
-     messages appended to it).
+     messages appended to it);
+  4. inside the queue, right before the turn's user message, the memories automatic retrieval
+     found for it (:func:`with_retrieved`, ``nodes/retrieve.py``): the same note for every
+     call of the turn, replaced at the next user message, so the engine re-processes from the
+     previous turn's note on, never from the head.
   An edit shows the model the new block in the result of the tool call that made it
   (:func:`render_block_update`), at the end of the conversation, so nothing before it
   changes: the model sees its current core memory on the very next call, and the engine
