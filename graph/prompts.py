@@ -30,6 +30,12 @@ token that differs, so where each part goes decides what a call costs (``Context
   blocks and metadata; its counts change every call, so the engine re-processes the tools and
   the whole queue each time. Kept to measure against (``tests/benchmarks/prompt_cache.py``).
 
+Measured on the embedded engine with llama.cpp's own counters (README, Performance): 300 LoCoMo
+turns at an 8K window on Qwen2.5-Coder-0.5B, 8 evictions, the summarizer's calls included:
+93.7% of prompt tokens served from the cache, p50 4.74 s per call; the classic layout over its
+first 20 turns, 24.2% and 28.04 s. Without an engine (``tests/unit/test_prompt_cache.py``, in
+CI): 91.3% of each prompt is a prefix of the previous one, against 18.4%.
+
 Memory text is escaped when rendered
 so a stored value can never close a block tag or pose as instructions: block values and
 descriptions are HTML-escaped, and every text that is data (block values, the summary, user
