@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from langgraph_memgpt.graph.prompts import MEMORY_NOTE_INTRO
+from langgraph_memgpt.graph.prompts import MEMORY_NOTE_INTRO, RETRIEVED_INTRO
 
 
 class RawJSON(str):
@@ -73,22 +73,25 @@ def send_message(text: str) -> Answer:
 
 def user_texts(messages: list[dict[str, Any]]) -> list[str]:
     """The user turns of a recorded request, without the agent's memory note (which the cached
-    prompt layout sends as the first user message)."""
+    prompt layout sends as the first user message) or its retrieved-memory note (automatic
+    retrieval, on for Ollama models, sends it before the user message)."""
     return [
         m["content"]
         for m in messages
-        if m.get("role") == "user" and not str(m.get("content", "")).startswith(MEMORY_NOTE_INTRO)
+        if m.get("role") == "user"
+        and not str(m.get("content", "")).startswith((MEMORY_NOTE_INTRO, RETRIEVED_INTRO))
     ]
 
 
 def memory_text(messages: list[dict[str, Any]]) -> str:
     """All a recorded request shows of memory: the system message, the memory note (cached
-    prompt layout) and the tool results, where that layout shows a block edited since."""
+    prompt layout), the tool results, where that layout shows a block edited since, and the
+    retrieved-memory note."""
     shown = [
         str(m.get("content", ""))
         for m in messages
         if m.get("role") in ("system", "tool")
-        or str(m.get("content", "")).startswith(MEMORY_NOTE_INTRO)
+        or str(m.get("content", "")).startswith((MEMORY_NOTE_INTRO, RETRIEVED_INTRO))
     ]
     return "\n\n".join(shown)
 
