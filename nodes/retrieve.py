@@ -155,7 +155,8 @@ def retrieve_steps(
         return {}  # the same message again (a resumed run): keep what it was shown
 
     config = get_config()
-    _, budget = agent.assemble({**state, "retrieved": None}, runtime.store, ctx)
+    # Off the event loop: assembling counts tokens and may ask the store for its size.
+    _, budget = yield blocking(agent.assemble, {**state, "retrieved": None}, runtime.store, ctx)
     room = int(ctx.flush_fraction * ctx.prompt_window) - budget["budget"]
     max_tokens = min(ctx.retrieval_token_cap, room)
     result = RetrievedMemory(
