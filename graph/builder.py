@@ -55,6 +55,12 @@ MODEL_RETRY = RetryPolicy(
 """Default retry of a failed model call: 3 attempts, 0.5 s then 1 s apart (plus jitter)."""
 
 
+def memory_tools(search_tools: bool = True) -> tuple[AgentTool, ...]:
+    """The memory tools an agent offers: all of them, or without the two search tools."""
+    tools = AgentSpec().tools
+    return tools if search_tools else tuple(t for t in tools if t.name not in SEARCH_TOOL_NAMES)
+
+
 def build_graph(
     model: BaseChatModel | None = None,
     *,
@@ -105,13 +111,10 @@ def build_graph(
         ```
     """
     extra = tuple(t if isinstance(t, AgentTool) else from_langchain_tool(t) for t in tools)
-    base = AgentSpec().tools
-    if not search_tools:
-        base = tuple(t for t in base if t.name not in SEARCH_TOOL_NAMES)
     agent = AgentSpec(
         model=model,
         summarizer=summarizer,
-        tools=(*base, *extra),
+        tools=(*memory_tools(search_tools), *extra),
         extra_blocks=tuple(blocks),
         default_context=context,
     )

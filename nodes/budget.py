@@ -77,7 +77,9 @@ def assemble_prompt(
         state.get("budget"),
         tool_tokens,
         cached=cached,
-        retrieved_tokens=counter.message(note) if note is not None else 0,
+        # Counted once, when the note was made (nodes/retrieve.py): it is rendered from the
+        # same hits on every call of the turn.
+        retrieved_tokens=state["retrieved"]["tokens"] if note is not None else 0,
     )
     return prompt, budget
 

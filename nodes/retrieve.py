@@ -68,31 +68,35 @@ def interleave(*rankings: Sequence[RetrievedHit]) -> list[RetrievedHit]:
     return [hit for group in zip_longest(*rankings) for hit in group if hit is not None]
 
 
-def fit_hits(hits: Sequence[RetrievedHit], count: int, max_tokens: int) -> list[RetrievedHit]:
+def fit_hits(
+    hits: Sequence[RetrievedHit], count: int, max_tokens: int
+) -> tuple[list[RetrievedHit], int]:
     """The first ``count`` hits whose note stays within ``max_tokens`` (a hit that does not
-    fit is skipped, so a long one does not keep shorter ones out)."""
+    fit is skipped, so a long one does not keep shorter ones out), and the note's size."""
     chosen: list[RetrievedHit] = []
+    size = 0
     for hit in hits:
         if len(chosen) == count:
             break
-        if counter.message(HumanMessage(content=render_retrieved([*chosen, hit]))) <= max_tokens:
+        tokens = counter.message(HumanMessage(content=render_retrieved([*chosen, hit])))
+        if tokens <= max_tokens:
             chosen.append(hit)
-    return chosen
+            size = tokens
+    return chosen, size
 
 
 def _recall_hits(
-    state: MemGPTState, config: dict[str, Any], query: str, ctx: Context
+    state: MemGPTState, config: dict[str, Any], thread_id: str | None, query: str, ctx: Context
 ) -> NodeSteps[list[RetrievedHit]]:
     summary = state.get("summary")
     checkpointer = running_checkpointer(config)
-    thread_id = (config.get("configurable") or {}).get("thread_id")
     # Nothing evicted yet: every message of the thread is in view.
     if not summary or not summary["message_count"] or checkpointer is None or thread_id is None:
         return []
     in_view = [m.id for m in state.get("messages") or [] if m.id]
     page = yield from search_steps(
         checkpointer,
-        str(thread_id),
+        thread_id,
         query,
         limit=CANDIDATES_PER_SOURCE,
         exclude_ids=[*in_view, *(state.get("forgotten_ids") or [])],
@@ -113,11 +117,9 @@ def _recall_hits(
 
 
 def _archival_hits(
-    store: BaseStore, config: dict[str, Any], query: str, ctx: Context
+    store: BaseStore, config: dict[str, Any], thread_id: str | None, query: str, ctx: Context
 ) -> list[RetrievedHit]:
-    ctx = bound_context(ctx, config)
-    thread_id = (config.get("configurable") or {}).get("thread_id")
-    namespace = archive_namespace(ctx, str(thread_id) if thread_id is not None else None)
+    namespace = archive_namespace(bound_context(ctx, config), thread_id)
     if isinstance(store, Countable) and store.count(namespace) == 0:
         return []  # no passages: no query to embed
     results = hybrid_search(store, namespace, query, min_similarity=ctx.retrieval_min_relevance)
@@ -155,6 +157,8 @@ def retrieve_steps(
         return {}  # the same message again (a resumed run): keep what it was shown
 
     config = get_config()
+    thread = (config.get("configurable") or {}).get("thread_id")
+    thread_id = str(thread) if thread is not None else None
     # Off the event loop: assembling counts tokens and may ask the store for its size.
     _, budget = yield blocking(agent.assemble, {**state, "retrieved": None}, runtime.store, ctx)
     room = int(ctx.flush_fraction * ctx.prompt_window) - budget["budget"]
@@ -169,14 +173,15 @@ def retrieve_steps(
     rankings: list[list[RetrievedHit]] = []
     try:
         if "recall" in sources:
-            rankings.append((yield from _recall_hits(state, config, query, ctx)))
+            rankings.append((yield from _recall_hits(state, config, thread_id, query, ctx)))
         if "archival" in sources and runtime.store is not None:
-            rankings.append((yield blocking(_archival_hits, runtime.store, config, query, ctx)))
+            rankings.append(
+                (yield blocking(_archival_hits, runtime.store, config, thread_id, query, ctx))
+            )
     except Exception as error:  # the turn goes on without the memories
         logger.warning("automatic retrieval failed: %s", error, exc_info=True)
         result["note"] = f"search failed: {type(error).__name__}: {error}"
-    hits = fit_hits(interleave(*rankings), ctx.retrieval_count, max_tokens)
-    result["hits"] = hits
-    if hits:
-        result["tokens"] = counter.message(HumanMessage(content=render_retrieved(hits)))
+    result["hits"], result["tokens"] = fit_hits(
+        interleave(*rankings), ctx.retrieval_count, max_tokens
+    )
     return {"retrieved": result}

@@ -72,18 +72,17 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
-from langgraph_memgpt.engine.server import ChatLlamaCpp
-from langgraph_memgpt.graph.builder import SEARCH_TOOL_NAMES
+from langgraph_memgpt.graph.builder import memory_tools
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.graph.state import Summary, utc_now
 from langgraph_memgpt.memory.recall import search_conversation
-from langgraph_memgpt.models import load_chat_model
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.tokens import count_text, counter
 from nltk.stem import PorterStemmer
 
 sys.path.insert(0, str(Path(__file__).parent))
 from locomo_recall import session_time
+from prompt_cache import start_engine
 
 CATEGORIES = {1: "multi-hop", 2: "temporal", 3: "open-domain", 4: "single-hop", 5: "adversarial"}
 CONFIGS: dict[str, tuple[bool, str]] = {
@@ -311,10 +310,7 @@ def branch_for(
 def fixed_section_tokens(ctx: Context, search_tools: bool) -> int:
     """Instructions, core memory and tool schemas, a summary at its cap, and the retrieval
     budget where retrieval is on: what the queue must leave room for."""
-    tools = AgentSpec().tools
-    if not search_tools:
-        tools = tuple(t for t in tools if t.name not in SEARCH_TOOL_NAMES)
-    agent = AgentSpec(tools=tools)
+    agent = AgentSpec(tools=memory_tools(search_tools))
     state = {"messages": [], "blocks": agent.missing_blocks(ctx, {}), "summary": None}
     _, budget = agent.assemble(state, None, ctx)
     retrieval = ctx.retrieval_token_cap if ctx.retrieval != "off" else 0
@@ -494,13 +490,7 @@ def main(argv: list[str]) -> int:
         f"{args.model}, window {WINDOW}, configurations {', '.join(names)}",
         flush=True,
     )
-    started = time.perf_counter()
-    engine = load_chat_model(
-        f"llamacpp:{args.model}", context_window=WINDOW, max_output_tokens=MAX_OUTPUT_TOKENS
-    )
-    if isinstance(engine, ChatLlamaCpp):
-        server = engine.server()
-        print(f"engine started in {time.perf_counter() - started:.1f} s, log: {server.log_path}")
+    start_engine(args.model, WINDOW, MAX_OUTPUT_TOKENS)
     with tempfile.TemporaryDirectory(prefix="locomo-qa-") as tmp:
         results = run(names, data, questions, args.model, Path(tmp), args.seed, not args.quiet)
     print()
