@@ -48,7 +48,9 @@ from langgraph_memgpt.steps import sync_and_async
 from langgraph_memgpt.tools.base import AgentTool, from_langchain_tool
 
 DEFAULT_NAME = "memgpt"
-SEARCH_TOOL_NAMES = frozenset({"conversation_search", "archival_memory_search"})
+SEARCH_TOOL_NAMES = frozenset(
+    {"conversation_search", "archival_memory_search", "knowledge_graph_search"}
+)
 MODEL_RETRY = RetryPolicy(
     initial_interval=0.5, backoff_factor=2.0, max_attempts=3, retry_on=is_transient_model_error
 )

@@ -253,3 +253,6 @@ class MemGPTState(InputState, total=False):
     """What the cached prompt layout shows of core memory (unused by the classic layout)."""
     retrieved: RetrievedMemory | None
     """The memories automatic retrieval found for the turn's user message (Studio shows it)."""
+    knowledge_graph: bool
+    """The user's knowledge graph has data (``graph/consolidate.py`` builds it), so the model
+    is offered ``knowledge_graph_search``; checked once per turn by ``retrieve_memory``."""

@@ -40,6 +40,9 @@ SNIPPET_CHARS = 600
 """Characters of a passage shown in search results (the model can page or ask for more)."""
 COUNT_PAGE = 1_000
 """Items read per page when a store has no count of its own."""
+PAYLOAD_FIELDS = frozenset(
+    {"content", "tags", "created_at", "source_id", "source", "chunk", "chunks"}
+)
 AUTH_USER_PERMISSION = "memgpt:user"
 """The permission ``server/auth.py`` gives a key-authenticated user; a run started by such a
 user uses that user's archive (the server copies identity and permissions into the config)."""
@@ -103,11 +106,14 @@ def passage_writes(
     first_chunk: int = 0,
     chunks: int | None = None,
     created_at: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[PutOp]:
     """The store writes of a document's passages: the one payload every insert path stores.
 
     ``first_chunk``/``chunks`` place a batch within a longer document (ingestion writes a
     document's passages in several batches, all with the document's ``created_at``).
+    ``extra`` adds fields of the writer's own (a consolidated fact's sources, ``memory/
+    knowledge.py``); it cannot replace the payload's fields.
     """
     now = created_at or utc_now()
     labels = normalize_tags(tags)
@@ -123,6 +129,7 @@ def passage_writes(
                 "source": source,
                 "chunk": first_chunk + offset,
                 "chunks": chunks if chunks is not None else len(passages),
+                **{k: v for k, v in (extra or {}).items() if k not in PAYLOAD_FIELDS},
             },
         )
         for offset, (key, text) in enumerate(zip(keys, passages, strict=True))
@@ -145,6 +152,7 @@ def insert_passages(
     *,
     source: str | None = None,
     idempotency_key: str | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[str]:
     """Store ``content`` as one or more passages in one batch; returns their ids.
 
@@ -158,7 +166,13 @@ def insert_passages(
     ids = [f"p-{_digest(f'{seed}:{number}')}" for number in range(len(passages))]
     store.batch(
         passage_writes(
-            namespace, passages, tags, keys=ids, source_id=f"src-{_digest(seed)}", source=source
+            namespace,
+            passages,
+            tags,
+            keys=ids,
+            source_id=f"src-{_digest(seed)}",
+            source=source,
+            extra=extra,
         )
     )
     return ids
@@ -171,7 +185,11 @@ def hybrid_search(
     *,
     min_similarity: float = 0.0,
 ) -> list[tuple[SearchItem, float]]:
-    """Passages ranked by keyword and semantic rank fusion (best first), with relevance."""
+    """Passages ranked by keyword and semantic rank fusion (best first), with relevance.
+
+    A passage another has superseded (a consolidated fact that is no longer true, ``memory/
+    knowledge.py``) is kept in the store but left out here, so no search shows it.
+    """
     semantic = store.search(namespace, query=query, limit=CANDIDATES)
     if min_similarity > 0:
         semantic = [i for i in semantic if i.score is None or i.score >= min_similarity]
@@ -196,7 +214,11 @@ def hybrid_search(
         }
         keyword_keys = [k for k, n in sorted(overlap.items(), key=lambda kv: -kv[1]) if n]
     ranked = fuse([i.key for i in semantic], keyword_keys)
-    return [(by_key[key], score) for key, score in ranked if key in by_key]
+    return [
+        (by_key[key], score)
+        for key, score in ranked
+        if key in by_key and not by_key[key].value.get("superseded_by")
+    ]
 
 
 def search_archive(

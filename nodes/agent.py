@@ -26,6 +26,7 @@ from langgraph_memgpt.tokens import counter
 from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS
 from langgraph_memgpt.tools.base import AgentTool
 from langgraph_memgpt.tools.core_memory import CORE_MEMORY_TOOLS, SEND_MESSAGE
+from langgraph_memgpt.tools.knowledge import KNOWLEDGE_GRAPH_SEARCH
 from langgraph_memgpt.tools.recall import CONVERSATION_SEARCH
 
 
@@ -54,6 +55,7 @@ class AgentSpec:
         *CORE_MEMORY_TOOLS,
         CONVERSATION_SEARCH,
         *ARCHIVAL_TOOLS,
+        KNOWLEDGE_GRAPH_SEARCH,
     )
     extra_blocks: tuple[BlockSpec, ...] = ()
     default_context: Context | None = None
@@ -63,18 +65,27 @@ class AgentSpec:
         return {tool.name: tool for tool in self.tools}
 
     @cached_property
-    def _schemas(self) -> dict[bool, list[dict[str, Any]]]:
+    def _schemas(self) -> dict[tuple[bool, bool], list[dict[str, Any]]]:
         return {
-            has_store: [t.schema() for t in self.tools if has_store or not t.requires_store]
+            (has_store, knowledge): [
+                t.schema()
+                for t in self.tools
+                if (has_store or not t.requires_store)
+                and ((has_store and knowledge) or not t.requires_knowledge)
+            ]
             for has_store in (False, True)
+            for knowledge in (False, True)
         }
 
-    def tool_schemas(self, store: BaseStore | None) -> list[dict[str, Any]]:
-        """Schemas of the tools this run can use (archival tools need a store)."""
-        return self._schemas[store is not None]
+    def tool_schemas(
+        self, store: BaseStore | None, knowledge: bool = False
+    ) -> list[dict[str, Any]]:
+        """Schemas of the tools this run can use (archival tools need a store; the knowledge
+        graph's tool, a knowledge graph with data: ``state["knowledge_graph"]``)."""
+        return self._schemas[store is not None, bool(knowledge)]
 
-    def tool_schema_tokens(self, store: BaseStore | None) -> int:
-        return counter.tool_schemas(self.tool_schemas(store))
+    def tool_schema_tokens(self, store: BaseStore | None, knowledge: bool = False) -> int:
+        return counter.tool_schemas(self.tool_schemas(store, knowledge))
 
     def context(self, runtime: Runtime[Context] | None) -> Context:
         """The run's context; runs started without one get the env/default configuration."""
@@ -150,6 +161,6 @@ class AgentSpec:
         return assemble_prompt(
             state,
             ctx,
-            tool_tokens=self.tool_schema_tokens(store),
+            tool_tokens=self.tool_schema_tokens(store, state.get("knowledge_graph", False)),
             archival_count=lambda: self.archival_count(store, ctx),
         )

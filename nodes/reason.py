@@ -61,9 +61,9 @@ EMPTY_REPLY = "(The model returned an empty answer twice; please try again.)"
 EMPTY_NOTE = "Your answer was empty. Reply to the user now: call send_message."
 
 
-def _bound(agent: AgentSpec, ctx: Context, runtime: Runtime[Context]) -> Any:
+def _bound(agent: AgentSpec, ctx: Context, runtime: Runtime[Context], knowledge: bool) -> Any:
     model: BaseChatModel = agent.chat_model(ctx)
-    return model.bind_tools(agent.tool_schemas(runtime.store))
+    return model.bind_tools(agent.tool_schemas(runtime.store, knowledge))
 
 
 def _prepare(state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec):
@@ -225,7 +225,8 @@ def reason_steps(
         )
         return {"messages": [stamp(note)], "heartbeat": False, "budget": budget}
     # Loading may do I/O (asking whether Ollama answers, for the "auto" model): off the loop.
-    model = yield blocking(_bound, agent, ctx, runtime)
+    knowledge = bool(state.get("knowledge_graph"))
+    model = yield blocking(_bound, agent, ctx, runtime, knowledge)
     for attempt in range(2):
         if attempt:
             # Asking the same prompt again is no retry for a local model decoding greedily:

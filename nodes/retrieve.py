@@ -43,6 +43,7 @@ from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import render_retrieved
 from langgraph_memgpt.graph.state import MemGPTState, RetrievedHit, RetrievedMemory
 from langgraph_memgpt.memory.archive import archive_namespace, bound_context, hybrid_search
+from langgraph_memgpt.memory.knowledge import has_knowledge
 from langgraph_memgpt.memory.recall import search_steps
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.search.recall_index import indexed_text
@@ -143,6 +144,32 @@ def _archival_hits(
 def retrieve_steps(
     state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSpec
 ) -> NodeSteps[dict[str, Any]]:
+    update = yield from knowledge_flag(state, runtime, agent)
+    return {**update, **(yield from retrieval_steps(state, runtime, agent))}
+
+
+def knowledge_flag(
+    state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec
+) -> NodeSteps[dict[str, Any]]:
+    """``knowledge_graph`` when it changed: whether the user's knowledge graph has data, so
+    ``knowledge_graph_search`` is offered (checked once a turn; the flag is in the state so
+    every call of the turn offers the same tools, and the prompt cache holds)."""
+    known = bool(state.get("knowledge_graph"))
+    if runtime.store is None or not any(t.requires_knowledge for t in agent.tools):
+        return {}
+    ctx = bound_context(agent.context(runtime), get_config())
+    try:
+        has = yield blocking(has_knowledge, runtime.store, ctx)
+    except Exception as error:  # the store failing keeps what was known; the turn goes on
+        logger.warning("knowledge graph check failed: %s", error)
+        return {}
+    return {"knowledge_graph": has} if has != known else {}
+
+
+def retrieval_steps(
+    state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec
+) -> NodeSteps[dict[str, Any]]:
+    """The retrieved memories for the run's user message (``retrieved``)."""
     ctx = agent.context(runtime)
     queue = state.get("messages") or []
     previous = state.get("retrieved")

@@ -288,3 +288,23 @@ def _string_arguments(text: str) -> Any:
         return json.loads(text)
     except (json.JSONDecodeError, RecursionError):
         return {"arguments": text}  # the executor reports what is missing
+
+
+def json_object_in(text: str) -> dict[str, Any] | None:
+    """The JSON object a model answered with: bare, in a fence, or amid prose; None if none.
+
+    The consolidation prompts ask for one object; small models wrap it as they wrap tool
+    calls, so the same forgiving reader (doubled braces, unclosed brackets) reads it.
+    """
+    candidates = [body for _, body in _FENCED.findall(text)] + [text]
+    for candidate in candidates:
+        start, end = candidate.find("{"), candidate.rfind("}")
+        if start < 0:
+            continue
+        for piece in (
+            (candidate[start : end + 1], candidate[start:]) if end > start else (candidate[start:],)
+        ):
+            value, error = _loads_forgiving(piece)
+            if error is None and isinstance(value, dict):
+                return value
+    return None

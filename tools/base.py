@@ -97,6 +97,8 @@ class AgentTool:
     """Parameters schema for tools without a pydantic model (e.g. dict-schema LangChain tools)."""
     requires_store: bool = False
     """Offered to the model only when the run has a store (archival memory)."""
+    requires_knowledge: bool = False
+    """Offered only once the user's knowledge graph has data (``MemGPTState.knowledge_graph``)."""
 
     def schema(self) -> dict[str, Any]:
         """The OpenAI-format tool schema the model is shown."""
