@@ -128,7 +128,8 @@ async def api_server_checkpointer() -> Any | None:
     :func:`unwrap_server_checkpointer`); None without langgraph-api.
 
     Checked against langgraph-api 0.16.7: ``langgraph_api._checkpointer.get_checkpointer()``,
-    a private module; ``/status`` and the HTTP API's recall need the object. Only the import
+    a private module; ``/status``, the HTTP API's recall and a stateless consolidation run
+    (``nodes/consolidate.py``) need the object. Only the import
     is guarded, as for the store."""
     try:
         from langgraph_api._checkpointer import get_checkpointer

@@ -1,4 +1,5 @@
-"""The non-interactive commands: ``ingest``, ``export``, ``import``, ``status`` and ``engine``.
+"""The non-interactive commands: ``ingest``, ``export``, ``import``, ``status``, ``consolidate``
+and ``engine``.
 
 Each runs once and exits with a status code: results on stdout (so they can be piped),
 progress and errors on stderr. They call the package's operations (document ingestion,
@@ -10,6 +11,7 @@ budget's sections) live here too.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from contextlib import nullcontext
@@ -19,12 +21,13 @@ from typing import Any, TextIO
 from langgraph_memgpt.archival import default_archive_path, open_archive
 from langgraph_memgpt.archival.store import SqliteVecStore
 from langgraph_memgpt.checkpoints.sqlite import default_checkpoint_path, open_sqlite_checkpointer
-from langgraph_memgpt.cli.preflight import prepare_engine
+from langgraph_memgpt.cli.preflight import prepare_engine, prepare_model
+from langgraph_memgpt.graph.consolidate import ConsolidationReport, consolidate_thread
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.memory.archive import archive_namespace
 from langgraph_memgpt.memory.ingest import ingest_files
 from langgraph_memgpt.memory.status import collect_status
-from langgraph_memgpt.models import local_model
+from langgraph_memgpt.models import local_model, resolve_model_spec
 from langgraph_memgpt.portability import (
     AgentFileError,
     ThreadNotEmptyError,
@@ -275,6 +278,65 @@ def status_rows(status: dict[str, Any], db: Path, archive: Path) -> list[tuple[s
     rows.append(("archive", storage["archive"] or f"{archive} (not created yet)"))
     rows.append(("recall index", storage["recall_index"] or "(none)"))
     return rows
+
+
+def run_consolidate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """Consolidate a thread's history since the last run (the ``consolidate`` graph)."""
+    ctx = user_context(args.user)
+    if args.model:
+        ctx = dataclasses.replace(ctx, model=args.model)
+    db = existing_file(args.db, default_checkpoint_path())
+    if db is None:
+        print(
+            f"error: no checkpoint file at {args.db or default_checkpoint_path()}", file=sys.stderr
+        )
+        return 1
+    with open_sqlite_checkpointer(db) as saver:
+        # Checked before the model and the embedding model are loaded, which takes seconds.
+        if not thread_has_memory(saver, args.thread):
+            print(f"error: thread '{args.thread}' has no messages in {db}", file=sys.stderr)
+            return 1
+        spec, note = resolve_model_spec(ctx.model, ctx.ollama_base_url)
+        if note:
+            print(note, file=sys.stderr)
+        ctx = dataclasses.replace(ctx, model=spec)
+        problem = prepare_model(ctx)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
+            return 1
+        print("loading the archive and its embedding model...", file=sys.stderr)
+        store = open_archive(args.archive)
+        try:
+            report = consolidate_thread(
+                args.thread,
+                checkpointer=saver,
+                store=store,
+                context=ctx,
+                progress=lambda done, total: print_progress(
+                    "consolidating", done, total, "messages"
+                ),
+            )
+        finally:
+            store.close()
+    for line in report_lines(report):
+        print(line, file=out)
+    return 0
+
+
+def report_lines(report: ConsolidationReport) -> list[str]:
+    """A consolidation run's report for a terminal."""
+    if not report["messages"]:
+        return [f"thread '{report['thread_id']}': nothing new since the last consolidation"]
+    lines = [
+        f"thread '{report['thread_id']}' of user '{report['user_id']}': {report['messages']} "
+        f"messages in {report['chunks']} chunks",
+        f"  facts: {report['facts_added']} stored, {report['duplicates']} already known, "
+        f"{report['superseded']} superseding older ones",
+        f"  knowledge graph: {report['entities']} entity and {report['relations']} relation "
+        "mentions merged",
+        f"  core memory: {'; '.join(report['block_edits']) or 'unchanged'}",
+    ]
+    return lines + [f"  note: {note}" for note in report["notes"]]
 
 
 def run_engine(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:

@@ -5,6 +5,7 @@
     langgraph-memgpt export --thread ada --user ada -o ada.json
     langgraph-memgpt import ada.json                   # into this machine's files
     langgraph-memgpt ingest notes.md --user ada        # documents into archival memory
+    langgraph-memgpt consolidate --thread ada --user ada  # facts, knowledge graph, profile
     langgraph-memgpt engine prepare qwen2.5-coder-1.5b # build the local engine, fetch a model
 
 Conversations persist in a local SQLite checkpoint file, so running ``chat`` again with the
@@ -24,6 +25,7 @@ from langgraph_memgpt.archival import default_archive_path
 from langgraph_memgpt.cli.chat import run_chat
 from langgraph_memgpt.cli.commands import (
     add_storage_arguments,
+    run_consolidate,
     run_engine,
     run_export,
     run_import,
@@ -67,6 +69,14 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--user", help="whose archive (default: MEMGPT_USER_ID or 'default')")
     status.add_argument("--json", action="store_true", help="print the raw JSON")
     add_storage_arguments(status)
+    consolidate = commands.add_parser(
+        "consolidate",
+        help="store a thread's lasting facts, entities and relations; tidy the human block",
+    )
+    consolidate.add_argument("--thread", required=True, help="the conversation to consolidate")
+    consolidate.add_argument("--user", help="whose memory (default: MEMGPT_USER_ID or 'default')")
+    consolidate.add_argument("--model", help="the model that reads it (default: the chat's)")
+    add_storage_arguments(consolidate)
     engine = commands.add_parser("engine", help="the embedded llama.cpp engine and its models")
     engine.add_argument("action", choices=("prepare", "list"), help="prepare: build and fetch")
     engine.add_argument(
@@ -97,6 +107,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return run_status(args)
     if args.command == "engine":
         return run_engine(args)
+    if args.command == "consolidate":
+        return run_consolidate(args)
     if args.command == "chat":
         try:
             return run_chat(args)

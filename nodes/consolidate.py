@@ -27,6 +27,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langgraph.config import get_config
 from langgraph.runtime import Runtime
 from langgraph.store.base import BaseStore
+from langgraph_memgpt._compat import api_server_checkpointer, unwrap_server_checkpointer
 from langgraph_memgpt.checkpoints.history import read_log, running_checkpointer
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import reply_text
@@ -144,11 +145,17 @@ class ConsolidationSpec:
         # the agent's archive): a caller consolidates only their own memory.
         return bound_context(self.agent().context(runtime), config)
 
-    def history(self, config: Mapping[str, Any]) -> Any:
-        """The checkpointer holding the threads: the one bound, else the run's own."""
+    def history(self, config: Mapping[str, Any]) -> NodeSteps[Any]:
+        """The checkpointer holding the threads: the one bound, else the run's own, else (a
+        stateless run on a LangGraph server: the HTTP route, a cron without a thread) the
+        server's, where its threads are; None outside a server."""
         if self.checkpointer is not None:
             return self.checkpointer
-        return running_checkpointer(config)  # type: ignore[arg-type]
+        saver = running_checkpointer(config)  # type: ignore[arg-type]
+        if saver is None:
+            found = yield Call(run=lambda: None, arun=api_server_checkpointer)
+            saver = unwrap_server_checkpointer(found) if found is not None else None
+        return saver
 
 
 def message_line(message: BaseMessage) -> Line | None:
@@ -298,7 +305,7 @@ def read_history_steps(
     ctx = spec.context(runtime, config)
     store = _store(runtime)
     thread_id = state["thread_id"]
-    checkpointer = spec.history(config)
+    checkpointer = yield from spec.history(config)
     if checkpointer is None:
         raise ValueError("consolidation needs the checkpointer that holds the thread's history")
     cursor = yield blocking(read_cursor, store, ctx, thread_id)
@@ -328,7 +335,8 @@ def extract_knowledge_steps(
     store = _store(runtime)
     thread_id = state["thread_id"]
     pending = state.get("pending") or []
-    chunk = next_chunk(pending, chunk_tokens(ctx))
+    # Off the event loop: counting tokens may load the tokenizer's files the first time.
+    chunk = yield blocking(next_chunk, pending, chunk_tokens(ctx))
     rest = pending[len(chunk) :]
     cursor = yield blocking(read_cursor, store, ctx, thread_id)
     saved = cursor.get("pending")
@@ -391,8 +399,9 @@ def ask_for_json(
 ) -> NodeSteps[dict[str, Any] | None]:
     """The model's answer as a JSON object, or None with a note (a bad or empty answer, or a
     failed call, skips this piece of work; the run goes on)."""
-    model = spec.agent().summarizer_model(ctx)
     try:
+        # Loading may do I/O (asking whether Ollama answers, for the "auto" model).
+        model = yield blocking(spec.agent().summarizer_model, ctx)
         answer = yield model_call(model, prompt)
     except Exception as error:  # a dead model skips the piece; the next run retries it
         logger.warning("consolidation: model call failed on %s: %s", where, error)
@@ -422,7 +431,7 @@ def update_core_memory_steps(
         return {}
     config = get_config()
     ctx = spec.context(runtime, config)
-    agent_graph = agent_for(spec.history(config))
+    agent_graph = agent_for((yield from spec.history(config)))
     thread = {"configurable": {"thread_id": state["thread_id"]}}
     snapshot = yield Call(
         run=lambda: agent_graph.get_state(thread), arun=lambda: agent_graph.aget_state(thread)

@@ -221,6 +221,26 @@ def _bind_run(value: dict[str, Any], owner: str) -> None:
         configurable["user_id"] = owner
 
 
+def _refuse_foreign_consolidation(value: dict[str, Any], owner: str) -> None:
+    """A key-authenticated user consolidates their own conversation thread only.
+
+    The ``consolidate`` graph reads the thread named in its input (``{"thread_id": ...}``)
+    straight from the checkpointer, past the thread filter above; binding the run to its
+    owner decides whose memory it writes, not whose history it reads. So a run (or cron)
+    whose input names a thread must name the caller's own.
+    """
+    kwargs = value.get("kwargs") if isinstance(value.get("kwargs"), dict) else {}
+    payload = value.get("payload") if isinstance(value.get("payload"), dict) else {}
+    for candidate in (kwargs.get("input"), payload.get("input"), value.get("input")):
+        named = candidate.get("thread_id") if isinstance(candidate, dict) else None
+        if named is not None and str(named) != user_thread_id(owner):
+            raise Auth.exceptions.HTTPException(
+                status_code=403,
+                detail="a consolidation may only read your own conversation thread "
+                f"({user_thread_id(owner)})",
+            )
+
+
 @auth.on.threads
 async def threads(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterType | None:
     """Threads and their runs: stamped with the owner, visible to the owner only."""
@@ -236,6 +256,7 @@ async def threads(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterT
     if ctx.action in ("create", "update", "create_run"):
         _stamp_owner(value, owner)
     if ctx.action == "create_run":
+        _refuse_foreign_consolidation(value, owner)
         _bind_run(value, owner)
     return {"owner": owner}
 
@@ -246,6 +267,7 @@ async def crons(ctx: Auth.types.AuthContext, value: Any) -> Auth.types.FilterTyp
     if owner is None:
         return None
     if ctx.action in ("create", "update"):
+        _refuse_foreign_consolidation(value, owner)
         _stamp_owner(value, owner)
     return {"owner": owner}
 

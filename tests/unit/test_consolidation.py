@@ -155,8 +155,7 @@ def test_facts_entities_and_relations_with_their_sources_then_a_resume_reads_onl
     assert boston["tags"] == ["consolidated"]
 
     hits = search_knowledge(world.store, world.context, "Max")
-    assert [e["name"] for e in hits.entities][0] == "Max"
-    assert hits.entities[0]["type"] == "pet"
+    assert [(e["name"], e["type"]) for e in hits.entities] == [("Max", "pet")]
     assert [(r["subject"], r["relation"], r["object"]) for r in hits.relations] == [
         ("Ada", "owns", "Max")
     ]
