@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import operator
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any, NotRequired, TypedDict
 
@@ -45,7 +45,7 @@ from langgraph_memgpt.memory.knowledge import (
     write_cursor,
 )
 from langgraph_memgpt.nodes.agent import AgentSpec
-from langgraph_memgpt.nodes.tool_text import json_object_in
+from langgraph_memgpt.nodes.tool_text import json_object_in, json_objects_in
 from langgraph_memgpt.steps import Call, NodeSteps, blocking, model_call
 from langgraph_memgpt.tokens import count_text
 
@@ -355,7 +355,7 @@ def extract_knowledge_steps(
             SystemMessage(EXTRACT_PROMPT),
             HumanMessage(render_chunk(chunk, [str(i.value.get("content", "")) for i in known])),
         ]
-        answer = yield from ask_for_json(spec, ctx, prompt, where, notes)
+        answer = yield from ask_for_json(spec, ctx, prompt, where, notes, read_extraction)
         yield blocking(
             write_cursor,
             store,
@@ -390,12 +390,44 @@ def extract_knowledge_steps(
     }
 
 
+def read_extraction(text: str) -> dict[str, Any] | None:
+    """A chunk's answer: the JSON object asked for, or, where a small model broke its
+    structure, the facts, entities and relations its intact items are (told apart by their
+    fields, not by where they sit)."""
+    whole = json_object_in(text)
+    if whole is not None and any(key in whole for key in ("facts", "entities", "relations")):
+        return whole
+    answer: dict[str, list[Any]] = {"facts": [], "entities": [], "relations": []}
+    for item in _items_within(json_objects_in(text)):
+        if "fact" in item:
+            answer["facts"].append(item)
+        elif "subject" in item and "object" in item:
+            answer["relations"].append(item)
+        elif "name" in item:
+            answer["entities"].append(item)
+    return answer if any(answer.values()) else whole
+
+
+def _items_within(value: Any) -> Iterator[Mapping[str, Any]]:
+    """The objects in ``value`` that look like items (a fact, a relation, an entity), at any
+    depth: an intact wrapper such as ``{"relations": [...]}`` holds its items."""
+    if isinstance(value, Mapping):
+        if any(key in value for key in ("fact", "subject", "name")):
+            yield value
+            return
+        value = list(value.values())
+    if isinstance(value, list):
+        for element in value:
+            yield from _items_within(element)
+
+
 def ask_for_json(
     spec: ConsolidationSpec,
     ctx: Context,
     prompt: list[BaseMessage],
     where: str,
     notes: list[str],
+    read: Callable[[str], dict[str, Any] | None] = json_object_in,
 ) -> NodeSteps[dict[str, Any] | None]:
     """The model's answer as a JSON object, or None with a note (a bad or empty answer, or a
     failed call, skips this piece of work; the run goes on)."""
@@ -408,7 +440,7 @@ def ask_for_json(
         notes.append(f"{where}: the model call failed ({type(error).__name__}: {error}); skipped")
         return None
     text = answer.text if isinstance(answer, BaseMessage) else str(answer)
-    found = json_object_in(text)
+    found = read(text)
     if found is None:
         shown = " ".join(text.split())[:120] or "(empty)"
         notes.append(f"{where}: the model's answer was not a JSON object ({shown}); skipped")

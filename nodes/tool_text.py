@@ -290,6 +290,52 @@ def _string_arguments(text: str) -> Any:
         return {"arguments": text}  # the executor reports what is missing
 
 
+def json_objects_in(text: str) -> list[dict[str, Any]]:
+    """Every innermost-complete JSON object in ``text``, in order, where the whole does not
+    parse: a small model's answer with one brace too many still holds its items
+    (``[{"name": "Clara"}},`` was seen from Qwen2.5-Coder-0.5B). An object that parses is
+    taken whole and the scan goes on after it."""
+    found: list[dict[str, Any]] = []
+    start = text.find("{")
+    while start >= 0:
+        end = _matching_brace(text, start)
+        if end is not None:
+            try:
+                value = json.loads(text[start : end + 1])
+            except (json.JSONDecodeError, RecursionError):
+                value = None
+            if isinstance(value, dict):
+                found.append(value)
+                start = text.find("{", end + 1)
+                continue
+        start = text.find("{", start + 1)
+    return found
+
+
+def _matching_brace(text: str, start: int) -> int | None:
+    """The index of the ``}`` closing the ``{`` at ``start`` (strings respected), or None."""
+    depth = 0
+    in_string = escaped = False
+    for index in range(start, len(text)):
+        char = text[index]
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                return index
+    return None
+
+
 def json_object_in(text: str) -> dict[str, Any] | None:
     """The JSON object a model answered with: bare, in a fence, or amid prose; None if none.
 

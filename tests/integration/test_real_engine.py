@@ -301,3 +301,42 @@ def test_retrieved_memory_reaches_the_real_engine_and_keeps_its_cache(tmp_path: 
     # The second turn re-processes from the first turn's note on, not from the head.
     cached = first_q2["input_token_details"]["cache_read"]
     assert cached >= first_q1["input_tokens"] - 2 * notes[0], (first_q1, first_q2, notes)
+
+
+def test_a_consolidation_chunk_through_the_real_engine_parses(tmp_path: Path) -> None:
+    """One chunk of the consolidate graph's prompts through Qwen2.5-Coder-0.5B: its answer is
+    read as JSON (no note), and what it stored comes from the conversation."""
+    from langgraph_memgpt.graph.consolidate import consolidate_thread
+    from langgraph_memgpt.memory.archive import archive_namespace
+    from langgraph_memgpt.testing import ScriptedChatModel, reply
+
+    ctx = Context(model=f"llamacpp:{QWEN_SMALL}", context_window=4096, user_id="real")
+    said = [
+        "My sister Clara moved to Lisbon in March; she is a marine biologist.",
+        "Our dog Pepper, a greyhound, turned five last week.",
+        "I started a new job at Acme as a welder.",
+    ]
+    store = SqliteVecStore(tmp_path / "archive.sqlite", index=dict(default_index_config()))
+    model = ChatLlamaCpp(model_ref=QWEN_SMALL, context_window=4096, max_tokens=768)
+    try:
+        with open_sqlite_checkpointer(tmp_path / "checkpoints.sqlite") as saver:
+            agent = build_graph(ScriptedChatModel(default=reply("Noted.")), checkpointer=saver)
+            config = {"configurable": {"thread_id": "real-consolidation"}}
+            for text in said:
+                agent.invoke({"messages": [("user", text)]}, config, context=ctx)
+            report = consolidate_thread(
+                "real-consolidation", checkpointer=saver, store=store, context=ctx, model=model
+            )
+            facts = [
+                item.value["content"]
+                for item in store.search(archive_namespace(ctx), limit=50)
+                if item.value.get("kind") == "fact"
+            ]
+    finally:
+        store.close()
+    print(json.dumps(report, indent=1), facts)
+    assert report["chunks"] == 1 and report["messages"] == 6, report
+    assert not [n for n in report["notes"] if "messages 1-6" in n], report["notes"]
+    assert report["facts_added"] >= 1 and facts, report
+    words = ("Clara", "Lisbon", "Pepper", "greyhound", "Acme", "welder")
+    assert all(any(w.lower() in fact.lower() for w in words) for fact in facts), facts

@@ -291,3 +291,20 @@ async def test_the_async_path_consolidates_the_same(tmp_path: Path, index: dict[
     )
     assert report["facts_added"] == 2 and done == [(0, 4), (4, 4)]
     assert world.blocks()["human"]["value"] == "Ada: Boston, Max."
+
+
+def test_an_answer_with_broken_structure_keeps_its_intact_items(
+    tmp_path: Path, index: dict[str, Any]
+) -> None:
+    # Qwen2.5-Coder-0.5B's answer on the real engine: one brace too many after the entities.
+    world = World(tmp_path, index)
+    world.say("I live in Boston these days.")
+    broken = (
+        '{"facts": [{"fact": "Ada lives in Boston.", "from": [1], "replaces": null}],\n'
+        ' "entities": [{"name": "Boston", "type": "place", "about": "home"}},\n'
+        ' {"relations": [{"subject": "Ada", "relation": "lives in", "object": "Boston", '
+        '"from": [1]}]}'
+    )
+    report, _ = world.consolidate(AIMessage(content=broken), profile("Ada, Boston."))
+    assert (report["facts_added"], report["entities"], report["relations"]) == (1, 1, 1)
+    assert report["notes"] == []
