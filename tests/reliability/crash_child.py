@@ -24,7 +24,13 @@ Protocol on stdout (one flushed line each; the parent only trusts complete lines
 - ``UNANSWERED k``: turn k's user message is recorded, unanswered, with nothing pending (a torn
   write; the turn is sent again and the parent reports it);
 - ``AT <category>``: the chosen kill point is reached; the process then blocks until killed;
+- ``CONSOLIDATED <json report>``: with ``--consolidate``, the consolidation run finished;
 - ``DONE``: the ``--turns`` were run; the process exits normally.
+
+``--consolidate`` runs the ``consolidate`` graph on the thread instead of turns: its model is
+a pure function of the prompt too (a fact and an entity per user turn in the chunk), and
+its kill points are ``extract`` (inside a chunk's model call) and ``write`` (inside any store
+write of archival memory, the knowledge graph or the cursor).
 
 ``--kill CATEGORY:N`` blocks at the N-th time this process reaches the point: ``model`` (inside
 the chat model call), ``tool`` (inside a memory tool, after it computed its result and before
@@ -268,10 +274,17 @@ def index_config(embeddings: str) -> dict[str, Any]:
 
 
 def open_store(path: Path, index: dict[str, Any], kill: KillPoint):
+    from langgraph.store.base import PutOp
     from langgraph_memgpt.archival.store import SqliteVecStore
 
     class HookedStore(SqliteVecStore):
         """The real store, with the kill point inside its write transaction."""
+
+        def batch(self, ops: Any) -> Any:
+            ops = list(ops)
+            if any(isinstance(op, PutOp) for op in ops):
+                kill.reach("write")
+            return super().batch(ops)
 
         def _add_vectors(self, ns_id: int, fields: list) -> None:
             # Called inside ``with self.conn`` after the items rows were written: a kill here
@@ -280,6 +293,36 @@ def open_store(path: Path, index: dict[str, Any], kill: KillPoint):
             super()._add_vectors(ns_id, fields)
 
     return HookedStore(path, index=index)
+
+
+def make_consolidation_answer(kill: KillPoint):
+    """The consolidation model: a fact and an entity per user turn shown in a chunk."""
+    from langchain_core.messages import AIMessage
+    from langgraph_memgpt.nodes.consolidate import EXTRACT_PROMPT
+
+    def answer(prompt: list[Any]):
+        if str(prompt[0].content) != EXTRACT_PROMPT:
+            return AIMessage(content=json.dumps({"human": None}))  # the profile: unchanged
+        kill.reach("extract")
+        shown = str(prompt[-1].content)
+        lines = re.findall(r"^\[(\d+)\] .*?user: turn (\d+): (\w+)", shown, re.MULTILINE)
+        return AIMessage(
+            content=json.dumps(
+                {
+                    "facts": [
+                        {"fact": f"Turn {k} began with the word {word}.", "from": [int(n)]}
+                        for n, k, word in lines
+                    ],
+                    "entities": [
+                        {"name": f"turn {k}", "type": "event", "about": word, "from": [int(n)]}
+                        for n, k, word in lines
+                    ],
+                    "relations": [],
+                }
+            )
+        )
+
+    return answer
 
 
 def final_reply(result: dict[str, Any], after_turn: int | None = None) -> str:
@@ -304,6 +347,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--durability", choices=("async", "sync", "exit"), default="async")
     parser.add_argument("--embeddings", choices=("minilm", "hash"), default="minilm")
     parser.add_argument("--context-window", type=int, default=3800)
+    parser.add_argument("--consolidate", action="store_true", help="consolidate, not turns")
     parser.add_argument(
         "--wait-go",
         action="store_true",
@@ -347,6 +391,26 @@ def main(argv: list[str]) -> int:
         hook_saver(saver, kill)
         agent = build_graph(chat, summarizer=summarizer, checkpointer=saver, store=store)
         say(f"READY {time.perf_counter() - opened:.2f}")
+        if args.consolidate:
+            from langgraph_memgpt.graph.consolidate import consolidate_thread
+
+            # A small window: chunks of a few turns each, so a kill can fall between them.
+            report = consolidate_thread(
+                args.thread,
+                checkpointer=saver,
+                store=store,
+                context=Context(
+                    model="scripted",
+                    context_window=2048,
+                    max_output_tokens=256,
+                    user_id=THREAD_USER,
+                ),
+                model=ScriptedChatModel(default=make_consolidation_answer(kill)),
+            )
+            say(f"CONSOLIDATED {json.dumps(report)}")
+            store.close()
+            say("DONE")
+            return 0
 
         def run(k: int, payload: dict[str, Any] | None) -> None:
             current_turn[0] = k
