@@ -355,6 +355,16 @@ def bob_on_alices_threads(users: Users, data: AliceData, tally: Tally) -> None:
             response = bob.request(method, path, json=body) if body else bob.request(method, path)
             refused = not path.startswith("/runs/wait")  # a stateless run is Bob's own
             tally.check_response("http", f"{method} {path}", response, refused)
+    # The consolidate graph reads the thread its input names, past the thread filter: a run
+    # or cron of it naming Alice's thread must be refused, stateless or not.
+    for thread in (data.sdk_thread, data.chat_thread):
+        consolidation = {"assistant_id": "consolidate", "input": {"thread_id": thread}}
+        for path, body in (
+            ("/runs/wait", consolidation),
+            ("/runs/crons", {**consolidation, "schedule": "0 3 * * *"}),
+        ):
+            response = bob.post(path, json=body)
+            tally.check_response("http", f"POST {path} consolidating Alice's thread", response)
     # A2A (JSON-RPC; a refusal is an "error" member): Alice's thread as the A2A context.
     assistant = ok(bob.post("/assistants/search", json={}), "assistants")[0]["assistant_id"]
     for thread in (data.sdk_thread, data.chat_thread):
@@ -456,6 +466,8 @@ def bob_on_our_api(users: Users, tally: Tally) -> None:
         ("GET", "/memory/core", None, {"X-User-Id": ALICE}),
         ("PATCH", "/memory/core/human", {"value": "Bob was here.", "user": ALICE}, {}),
         ("GET", "/status?user=alice", None, {}),
+        ("POST", "/memory/consolidate", {"user": ALICE}, {}),
+        ("POST", "/memory/consolidate", {}, {"X-User-Id": ALICE}),
         ("GET", "/status", None, {"X-User-Id": ALICE}),
     ]
     for method, path, body, headers in naming_alice:
@@ -476,6 +488,9 @@ def bob_on_our_api(users: Users, tally: Tally) -> None:
     for path in ("/memory/core", "/status"):  # Bob's own: fine, and nothing of Alice's
         response = bob.get(path)
         tally.check_response("api", f"GET {path} (own)", response, refused=False)
+    response = bob.post("/memory/consolidate", json={})  # Bob's own thread, Bob's memory
+    tally.check_response("api", "POST /memory/consolidate (own)", response, refused=False)
+    tally.outcome.expect(response.status_code == 200, f"own consolidation: {response.text}")
 
 
 def strangers(users: Users, data: AliceData, tally: Tally) -> None:
