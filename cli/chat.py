@@ -2,11 +2,11 @@
 
 The one command that keeps a session open: ``run_chat`` reads lines, sends messages to the
 agent (``run_turn``) and runs the chat's own commands (``run_command``: /memory, /search,
-/export), which look at the same memory the agent has without spending a turn. ``Printer``
-renders a turn's stream compactly. The model is checked before the first message by
-``cli/preflight.py``; the memory itself is read through the memory operations
-(``memory/archive.py``, ``memory/recall.py``), so /search shows what the agent's own searches
-would.
+/history, /export), which look at the same memory the agent has without spending a turn.
+``Printer`` renders a turn's stream compactly. The model is checked before the first message
+by ``cli/preflight.py``; the memory itself is read through the memory operations
+(``memory/archive.py``, ``memory/recall.py``, ``memory/block_history.py``), so /search shows
+what the agent's own searches would, and /history what the checkpoints hold.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from langgraph_memgpt.graph.builder import build_graph
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.memory.archive import archive_namespace, format_passages, search_archive
+from langgraph_memgpt.memory.block_history import BlockVersion, block_history
 from langgraph_memgpt.memory.recall import format_page, search_conversation
 from langgraph_memgpt.models import ModelUnavailableError, resolve_model_spec
 from langgraph_memgpt.nodes.agent import AgentSpec
@@ -43,7 +44,7 @@ from langgraph_memgpt.nodes.tool_text import CALL_STARTS
 from langgraph_memgpt.portability import ThreadNotFoundError, dump_document, export_agent
 
 DIM, BOLD, RESET = "\033[2m", "\033[1m", "\033[0m"
-CHAT_HELP = "commands: /memory, /search QUERY, /export [FILE], /quit"
+CHAT_HELP = "commands: /memory, /search QUERY, /history LABEL, /export [FILE], /quit"
 
 
 class Printer:
@@ -190,6 +191,11 @@ def run_command(session: ChatSession, text: str) -> bool:
             printer.line("usage: /search QUERY")
         else:
             show_search(session, rest)
+    elif name == "/history":
+        if not rest:
+            printer.line("usage: /history LABEL (a core memory block, e.g. /history human)")
+        else:
+            show_history(session, rest)
     elif name == "/export":
         target = Path(rest or f"{session.thread}.agent.json")
         try:
@@ -234,6 +240,32 @@ def show_search(session: ChatSession, query: str) -> None:
         printer.line(f"error: {error}")
     else:
         printer.line(format_passages(results, query, page=0, page_size=ctx.archival_page_size))
+
+
+def show_history(session: ChatSession, label: str) -> None:
+    """Every version of a core memory block, oldest first, with its time and the edit."""
+    printer = session.printer
+    versions = block_history(session.agent, session.thread, label)
+    if not versions:
+        blocks = session.agent.get_state(session.config).values.get("blocks") or {}
+        known = ", ".join(sorted(blocks)) or "none yet"
+        printer.line(
+            f"no versions of block '{label}' in thread '{session.thread}' (blocks: {known})"
+        )
+        return
+    count = f"{len(versions)} version{'s' if len(versions) > 1 else ''}"
+    printer.line(f"[{label}] {count}, oldest first")
+    for number, version in enumerate(versions, start=1):
+        printer.line(f"{number}. {describe_version(version)}")
+        for line in (version.value or "(empty)").split("\n"):
+            printer.line(f"   {line}")
+
+
+def describe_version(version: BlockVersion) -> str:
+    """One version's header line: time, edit, size."""
+    when = version.time[:19].replace("T", " ")
+    edit = f"agent: {version.edit}" if version.kind == "agent" else version.edit
+    return f"{when} · {edit} · {len(version.value)}/{version.limit} chars"
 
 
 def run_turn(agent: Any, text: str, config: dict[str, Any], ctx: Context, printer: Printer) -> None:

@@ -33,6 +33,7 @@ from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.graph.state import message_timestamp
 from langgraph_memgpt.memory.archive import archive_namespace, bound_context
+from langgraph_memgpt.memory.block_history import edit_metadata
 from langgraph_memgpt.memory.blocks import BlockEditError, rethink
 from langgraph_memgpt.memory.knowledge import (
     SourceRef,
@@ -464,7 +465,13 @@ def update_core_memory_steps(
     config = get_config()
     ctx = spec.context(runtime, config)
     agent_graph = agent_for((yield from spec.history(config)))
-    thread = {"configurable": {"thread_id": state["thread_id"]}}
+    thread = {
+        "configurable": {"thread_id": state["thread_id"]},
+        # Names the edit in the thread's block history (memory/block_history.py).
+        "metadata": edit_metadata(
+            f"consolidation: the '{PROFILE_BLOCK}' block rewritten with {len(facts)} new facts"
+        ),
+    }
     snapshot = yield Call(
         run=lambda: agent_graph.get_state(thread), arun=lambda: agent_graph.aget_state(thread)
     )

@@ -3,8 +3,10 @@
 Routes (documented in the server's OpenAPI document, at ``/docs``):
 
 - ``POST /v1/chat/completions``, ``GET /v1/models``: OpenAI-compatible chat (Open WebUI);
-- ``POST /memory/search``, ``POST /memory/add``: archival memory;
+- ``POST /chat``: one message in, the reply out;
+- ``POST /memory/search``, ``POST /memory/add``: archival memory (add: core blocks too);
 - ``GET /memory/core``, ``PATCH /memory/core/{label}``: core memory blocks;
+- ``POST /memory/consolidate``: the ``consolidate`` graph on the user's thread, now;
 - ``GET /status``: model, window, token budget, memory counts, storage.
 
 It runs wherever the graph runs (``langgraph dev``, ``langgraph up``, LangGraph Platform):
@@ -16,7 +18,8 @@ request acts for its key's user only.
 
 from __future__ import annotations
 
-from langgraph_memgpt.server.chat import chat_completions, list_models
+from langgraph_memgpt.server.chat import chat_completions, chat_message, list_models
+from langgraph_memgpt.server.consolidation import memory_consolidate
 from langgraph_memgpt.server.errors import ApiError, api_error_response
 from langgraph_memgpt.server.logs import quiet_expected_failures
 from langgraph_memgpt.server.memory import (
@@ -34,10 +37,12 @@ quiet_expected_failures()
 routes = [
     Route("/v1/chat/completions", chat_completions, methods=["POST"]),
     Route("/v1/models", list_models, methods=["GET"]),
+    Route("/chat", chat_message, methods=["POST"]),
     Route("/memory/search", memory_search, methods=["POST"]),
     Route("/memory/add", memory_add, methods=["POST"]),
     Route("/memory/core", memory_core, methods=["GET"]),
     Route("/memory/core/{label}", memory_core_patch, methods=["PATCH"]),
+    Route("/memory/consolidate", memory_consolidate, methods=["POST"]),
     Route("/status", status, methods=["GET"]),
 ]
 

@@ -1,5 +1,9 @@
 """``POST /v1/chat/completions`` and ``GET /v1/models``: the agent as an OpenAI-compatible model.
 
+Beside them, ``POST /chat`` (Seed 001's plain chat): ``{"message", "user_id"}`` in, the reply,
+the user and their thread out; the same turn as a (not streamed) chat completion, under the
+same authentication, with none of the front-end handling below.
+
 Open WebUI and any OpenAI client can chat with the memory agent. The agent keeps its own
 history, so a request's newest user message is the turn (front ends resend the whole
 conversation; their system prompt and earlier turns are not sent to the agent). The user is
@@ -42,6 +46,7 @@ from langgraph_memgpt.server.backend import (
     ensure_user_thread,
     graph_client,
     resolve_user,
+    user_thread_id,
 )
 from langgraph_memgpt.server.branches import TURN_KEY, ForkPoint, find_fork, text_hash
 from langgraph_memgpt.server.errors import ApiError, parse_json_body
@@ -51,6 +56,8 @@ from langgraph_memgpt.server.schemas import (
     ChatCompletion,
     ChatCompletionRequest,
     ChatMessage,
+    ChatReply,
+    ChatRequest,
     Choice,
     Model,
     ModelList,
@@ -315,6 +322,48 @@ async def chat_completions(request: Request) -> Response:
     if turn.error:
         raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
     return reply_response(turn, payload)
+
+
+@documented(
+    "Send the memory agent one message and get its reply",
+    request=ChatRequest,
+    response=ChatReply,
+    errors={
+        400: "Invalid request (empty message, bad user id, ...)",
+        503: "The user's earlier messages were still being answered after the queue wait",
+        502: "The agent's run failed (e.g. the model server is unreachable)",
+    },
+)
+async def chat_message(request: Request) -> JSONResponse:
+    """One turn of the user's conversation, the simplest way: a message in, the reply out.
+
+    The same turn as a chat completion's (the user's one thread, one turn at a time, the
+    queue wait), for clients that are not chat front ends.
+    """
+    payload = await parse_json_body(request, ChatRequest)
+    user_id = resolve_user(request, payload.user_id)
+    if not payload.message.strip():
+        raise ApiError(400, "message is empty; say something", param="message")
+    turn = Turn()
+    release = GATE.enter()  # a turn: background tasks give way to it, as for completions
+    try:
+        first, events = await start_run(user_id, [payload.message], None)
+        turn.absorb(first)
+        async for part in events:
+            turn.absorb(part)
+    finally:
+        release()
+    if turn.error:
+        raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
+    body = ChatReply(
+        message=REPLY_SEPARATOR.join(turn.replies),
+        replies=turn.replies,
+        user_id=user_id,
+        thread_id=user_thread_id(user_id),
+        run_id=turn.run_id,
+        usage=turn.usage(),
+    )
+    return JSONResponse(body.model_dump())
 
 
 def reply_response(turn: Turn, payload: ChatCompletionRequest) -> Response:

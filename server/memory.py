@@ -3,7 +3,9 @@
 - ``POST /memory/search`` and ``POST /memory/add`` work on the user's archival memory through
   the operations the agent's archival tools call (``memory/archive.py``: hybrid keyword +
   semantic ranking, passages split and stored in one batch), on the store the server gives
-  graph runs.
+  graph runs. ``POST /memory/add`` with ``"memory_type": "core"`` appends to a core memory
+  block instead, as the block PATCH below writes (``memory_type`` is Seed 001's word; recall
+  memory is the conversation itself and has no add).
 - ``GET /memory/core`` and ``PATCH /memory/core/{label}`` read and rewrite the core memory
   blocks of the user's thread through the tools' block edits (``memory/blocks.py``): a block
   must exist, be writable and stay within its character limit. The edit is a state update
@@ -17,6 +19,7 @@ Every check runs before anything is written: a refused request changes nothing.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,7 +27,7 @@ from langgraph.store.base import BaseStore, SearchItem
 from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import Block
 from langgraph_memgpt.memory.archive import archive_namespace, insert_passages, search_archive
-from langgraph_memgpt.memory.blocks import BlockEditError, rethink
+from langgraph_memgpt.memory.blocks import BlockEditError, append, rethink
 from langgraph_memgpt.memory.status import acollect_status
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.search.fusion import display_relevance
@@ -80,12 +83,10 @@ _EDIT_REFUSALS = {
     "over_limit": (400, "invalid_request_error"),
     "invalid": (400, "invalid_request_error"),
 }
-_EDIT_PARAMS = {
-    "not_found": "label",
-    "read_only": "label",
-    "over_limit": "value",
-    "invalid": "value",
-}
+_LABEL_PROBLEMS = frozenset({"not_found", "read_only"})
+"""Refusals where the label is at fault; in the others it is the text."""
+BlockEdit = Callable[[Mapping[str, Block]], dict[str, Block]]
+"""A block edit of ``memory/blocks.py`` with its arguments bound: blocks in, changed out."""
 # The blocks a thread starts with come from the served graph's agent (langgraph.json's
 # langgraph_memgpt.graph:graph, built with the default agent).
 SERVED_AGENT = AgentSpec()
@@ -154,18 +155,36 @@ async def memory_search(request: Request) -> JSONResponse:
 
 
 @documented(
-    "Add text to the user's archival memory",
+    "Add text to the user's archival memory (or to a core memory block)",
     request=MemoryAddRequest,
     response=MemoryAddResponse,
     status=201,
-    errors={400: "Invalid request"},
+    errors={
+        400: "Invalid request, or over the block's character limit (core)",
+        403: "The block is read-only (core)",
+        404: "No such block (core)",
+        409: "The agent is answering this user right now (core)",
+    },
 )
 async def memory_add(request: Request) -> JSONResponse:
-    """Store text as archival passages (long text is split; all passages in one batch)."""
+    """Store text as archival passages (long text is split; all passages in one batch), or
+    with "memory_type": "core" append it to the block "label" (default 'human')."""
     payload = await parse_json_body(request, MemoryAddRequest)
     user_id = resolve_user(request, payload.user)
     if not payload.content.strip():
         raise ApiError(400, "content is empty; nothing to store", param="content")
+    if payload.memory_type == "core":
+        for field, given in (("tags", payload.tags), ("source", payload.source)):
+            if given is not None:
+                raise ApiError(400, f"{field} is for archival memory only", param=field)
+        label, content = payload.label, payload.content
+        block = await write_block_edit(
+            user_id, label, lambda blocks: append(blocks, label, content), "content"
+        )
+        body = MemoryAddResponse(
+            user=user_id, ids=[], memory_type="core", label=label, block=_core_block(block)
+        )
+        return JSONResponse(body.model_dump(), status_code=201)
     store = await server_store()
     ids = await asyncio.to_thread(
         insert_passages,
@@ -228,14 +247,26 @@ async def memory_core_patch(request: Request) -> JSONResponse:
     label = request.path_params["label"]
     payload = await parse_json_body(request, CoreBlockPatch)
     user_id = resolve_user(request, payload.user)
+    value = payload.value
+    updated = await write_block_edit(user_id, label, lambda blocks: rethink(blocks, label, value))
+    return JSONResponse(_core_block(updated).model_dump())
+
+
+async def write_block_edit(
+    user_id: str, label: str, edit: BlockEdit, value_param: str = "value"
+) -> Block:
+    """Apply ``edit`` to the blocks of the user's thread and write the changed block; returns
+    it. A refused edit is an ApiError (404, 403, 400: ``value_param`` names the request field
+    of the text), and so is a busy thread (409): nothing is written then."""
     client = graph_client()
     thread_id = user_thread_id(user_id)
     _, blocks = await _thread_blocks(client, user_context(user_id))
     try:
-        updated = rethink(blocks, label, payload.value)[label]
+        updated = edit(blocks)[label]
     except BlockEditError as error:
         status, kind = _EDIT_REFUSALS[error.problem]
-        raise ApiError(status, str(error), type=kind, param=_EDIT_PARAMS[error.problem]) from None
+        param = "label" if error.problem in _LABEL_PROBLEMS else value_param
+        raise ApiError(status, str(error), type=kind, param=param) from None
     await refuse_if_busy(client, user_id)
     await ensure_user_thread(client, user_id)
     # Written as the tool executor's update: the thread then rests as after a turn (no node
@@ -243,7 +274,7 @@ async def memory_core_patch(request: Request) -> JSONResponse:
     await client.threads.update_state(
         thread_id, {"blocks": {label: updated}}, as_node="execute_tools"
     )
-    return JSONResponse(_core_block(updated).model_dump())
+    return updated
 
 
 @documented(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from langgraph_memgpt.memory.archive import MAX_INSERT_CHARS
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 USER_FIELD_DESCRIPTION = (
     "Whose memory: selects the user's archive and their conversation thread. Same as the "
@@ -85,6 +85,34 @@ class ModelList(BaseModel):
     data: list[Model]
 
 
+# -- plain chat -------------------------------------------------------------------------------
+
+
+class ChatRequest(BaseModel):
+    """One message in, the agent's whole reply out (``/v1/chat/completions`` for front ends)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    message: str = Field(min_length=1, description="The user's message.")
+    user_id: str | None = Field(
+        default=None,
+        # 'user', as the other bodies of this API name it, is accepted too.
+        validation_alias=AliasChoices("user_id", "user"),
+        description=USER_FIELD_DESCRIPTION,
+    )
+
+
+class ChatReply(BaseModel):
+    message: str = Field(
+        description="The agent's reply: its messages of the turn, joined with a blank line."
+    )
+    replies: list[str] = Field(description="The agent's messages of the turn, one by one.")
+    user_id: str
+    thread_id: str = Field(description="The user's conversation thread (a LangGraph thread).")
+    run_id: str
+    usage: Usage
+
+
 # -- memory -----------------------------------------------------------------------------------
 
 
@@ -119,6 +147,15 @@ class MemorySearchResponse(BaseModel):
     results: list[Passage]
 
 
+class CoreBlock(BaseModel):
+    value: str
+    limit: int
+    chars: int
+    description: str
+    read_only: bool
+    updated_at: str
+
+
 class MemoryAddRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -127,23 +164,26 @@ class MemoryAddRequest(BaseModel):
         max_length=MAX_INSERT_CHARS,
         description="Text to remember; long text is split into passages.",
     )
-    tags: list[str] | None = None
-    source: str | None = Field(default=None, description="Where the text comes from.")
+    memory_type: Literal["archival", "core"] = Field(
+        default="archival",
+        description="'archival': stored as passages in the user's archive; 'core': appended "
+        "to the core memory block 'label' of the user's thread (its limit applies). Recall "
+        "memory is the conversation itself: it grows by chatting.",
+    )
+    label: str = Field(default="human", description="The block to append to (memory_type 'core').")
+    tags: list[str] | None = Field(default=None, description="Passage tags (archival only).")
+    source: str | None = Field(
+        default=None, description="Where the text comes from (archival only)."
+    )
     user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class MemoryAddResponse(BaseModel):
     user: str
-    ids: list[str]
-
-
-class CoreBlock(BaseModel):
-    value: str
-    limit: int
-    chars: int
-    description: str
-    read_only: bool
-    updated_at: str
+    ids: list[str] = Field(description="The stored passages' ids (none for 'core').")
+    memory_type: Literal["archival", "core"] = "archival"
+    label: str | None = Field(default=None, description="The block appended to ('core').")
+    block: CoreBlock | None = Field(default=None, description="The block as it now is ('core').")
 
 
 class CoreMemory(BaseModel):
@@ -184,3 +224,25 @@ class ErrorDetail(BaseModel):
 
 class ErrorBody(BaseModel):
     error: ErrorDetail
+
+
+class ConsolidateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+
+
+class ConsolidateResponse(BaseModel):
+    """What one consolidation run did (``graph/consolidate.py``'s report)."""
+
+    user: str
+    thread_id: str
+    messages: int = Field(description="Messages read since the last consolidation.")
+    chunks: int = 0
+    facts_added: int = 0
+    duplicates: int = Field(default=0, description="Facts that were stored already.")
+    superseded: int = Field(default=0, description="Older facts the new ones replaced.")
+    entities: int = Field(default=0, description="Entity mentions merged into the graph.")
+    relations: int = Field(default=0, description="Relation mentions merged into the graph.")
+    block_edits: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)

@@ -441,6 +441,60 @@ async def test_a_failing_model_is_reported_not_hidden(
             pass
 
 
+# -- plain chat ---------------------------------------------------------------------------------
+
+
+async def test_plain_chat_answers_the_users_message_on_their_thread(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    before = len(server.double.chat_requests())
+
+    response = await http.post("/chat", json={"message": "Hello, I am Ada.", "user_id": "plain"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["message"] == "You said: Hello, I am Ada."
+    assert body["replies"] == ["You said: Hello, I am Ada."]
+    assert body["user_id"] == "plain"
+    assert body["thread_id"] == user_thread_id("plain")
+    assert body["run_id"] and body["usage"]["prompt_tokens"] > 0
+    prompt = server.double.chat_requests()[before:][0]["messages"]
+    assert user_texts(prompt) == ["Hello, I am Ada."]
+    # The same thread as the OpenAI-compatible route's; 'user' and the header name users too.
+    await http.post(
+        "/v1/chat/completions",
+        json={"model": "memgpt", "user": "plain", "messages": [{"role": "user", "content": "2"}]},
+    )
+    again = await http.post("/chat", json={"message": "3", "user": "plain"})
+    header = await http.post("/chat", json={"message": "4"}, headers={"X-User-Id": "plain"})
+    assert again.json()["message"] == "You said: 3" and header.json()["user_id"] == "plain"
+    texts = [m["content"] for m in await thread_messages(server, "plain") if m["type"] == "human"]
+    assert texts == ["Hello, I am Ada.", "2", "3", "4"]
+
+
+async def test_refused_plain_chats_write_nothing(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    before = len(server.double.chat_requests())
+    user = "plain-refused"
+
+    assert_error(await http.post("/chat", json={"message": "  ", "user_id": user}), 400, "empty")
+    assert_error(await http.post("/chat", json={"user_id": user}), 400, "message")
+    assert_error(
+        await http.post("/chat", json={"message": "hi", "user_id": "a.b"}), 400, "invalid user id"
+    )
+    assert_error(
+        await http.post(
+            "/chat", json={"message": "hi", "user_id": user}, headers={"X-User-Id": "someone"}
+        ),
+        400,
+        "two users",
+    )
+
+    assert not await has_thread(server, user)
+    assert len(server.double.chat_requests()) == before
+
+
 # -- archival memory ----------------------------------------------------------------------------
 
 
@@ -622,6 +676,44 @@ async def test_refused_core_memory_edits_write_nothing(
     assert (await http.get("/memory/core", headers=user)).json()["blocks"] == blocks
 
 
+async def test_memory_add_core_appends_to_a_block(
+    server: DevServer, http: httpx.AsyncClient
+) -> None:
+    user_id = "core-add-dan"
+    user = {"X-User-Id": user_id}
+    fresh = (await http.get("/memory/core", headers=user)).json()["blocks"]["human"]["value"]
+
+    added = await http.post(
+        "/memory/add", json={"content": "Dan keeps bees.", "memory_type": "core"}, headers=user
+    )
+
+    assert added.status_code == 201, added.text
+    body = added.json()
+    assert (body["memory_type"], body["label"], body["ids"]) == ("core", "human", [])
+    assert body["block"]["value"] == f"{fresh}\nDan keeps bees."
+    blocks = (await http.get("/memory/core", headers=user)).json()["blocks"]
+    assert blocks["human"]["value"] == f"{fresh}\nDan keeps bees."
+    assert await archival_count(http, user_id) == 0  # not an archival passage
+    before = len(server.double.chat_requests())
+    await http.post("/chat", json={"message": "Hi!"}, headers=user)
+    prompt = server.double.chat_requests()[before:][0]["messages"]
+    assert "Dan keeps bees." in memory_text(prompt)
+
+    checkpoints = await checkpoint_count(server, user_id)
+    blocks = (await http.get("/memory/core", headers=user)).json()["blocks"]
+    for request, status, words, param in (
+        ({"content": "x", "memory_type": "core", "label": "pets"}, 404, ("'pets'",), "label"),
+        ({"content": "x" * 5000, "memory_type": "core"}, 400, ("limit of 5,000",), "content"),
+        ({"content": "x", "memory_type": "core", "tags": ["a"]}, 400, ("archival",), "tags"),
+        ({"content": "x", "memory_type": "recall"}, 400, ("archival", "core"), "memory_type"),
+    ):
+        refused = await http.post("/memory/add", json=request, headers=user)
+        assert_error(refused, status, *words)
+        assert refused.json()["error"]["param"] == param, refused.text
+    assert await checkpoint_count(server, user_id) == checkpoints
+    assert (await http.get("/memory/core", headers=user)).json()["blocks"] == blocks
+
+
 # -- status and docs ----------------------------------------------------------------------------
 
 
@@ -660,6 +752,7 @@ async def test_the_api_is_in_the_servers_openapi_document(http: httpx.AsyncClien
     assert {"200", "400", "404", "503"} <= set(chat["responses"])
     for path, method in (
         ("/v1/models", "get"),
+        ("/chat", "post"),
         ("/memory/search", "post"),
         ("/memory/add", "post"),
         ("/memory/core", "get"),
@@ -667,6 +760,8 @@ async def test_the_api_is_in_the_servers_openapi_document(http: httpx.AsyncClien
         ("/status", "get"),
     ):
         assert method in spec["paths"][path], path
+    add = spec["paths"]["/memory/add"]["post"]["requestBody"]["content"]["application/json"]
+    assert add["schema"]["properties"]["memory_type"]["enum"] == ["archival", "core"]
     assert "/threads" in spec["paths"]  # merged with the LangGraph server's own API
     docs = await http.get("/docs")
     assert docs.status_code == 200 and "html" in docs.headers["content-type"]
@@ -732,6 +827,12 @@ async def test_with_api_keys_the_key_picks_the_user(tmp_path: Path) -> None:
                 await stranger.models.list()
             async with httpx.AsyncClient(base_url=dev.url, timeout=60) as keyless:
                 search = await keyless.post("/memory/search", json={"query": "Ada"})
+                plain_keyless = await keyless.post("/chat", json={"message": "Hi"})
+                plain_other = await keyless.post(
+                    "/chat",
+                    json={"message": "Hi", "user_id": "key-bob"},
+                    headers={"Authorization": f"Bearer {ada_key}"},
+                )
             bob = get_client(url=dev.url, api_key=bob_key)
             with pytest.raises(NotFoundError):  # Ada's thread does not exist for Bob
                 await bob.threads.get_state(user_thread_id("key-ada"))
@@ -741,6 +842,8 @@ async def test_with_api_keys_the_key_picks_the_user(tmp_path: Path) -> None:
 
     assert reply.choices[0].message.content == "You said: Hello, I am Ada."
     assert search.status_code == 401, search.text
+    assert plain_keyless.status_code == 401, plain_keyless.text
+    assert_error(plain_other, 403, "key-ada")
     assert [t["thread_id"] for t in ada_threads] == [user_thread_id("key-ada")]
     assert ada_threads[0]["metadata"]["owner"] == "key-ada"
     requests = [r for r in double.chat_requests() if r["messages"][-1]["role"] == "user"]

@@ -20,6 +20,7 @@ from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import SqliteVecStore, default_index_config
 from langgraph_memgpt.graph.consolidate import aconsolidate_thread, consolidate_thread
 from langgraph_memgpt.memory.archive import archive_namespace, search_archive
+from langgraph_memgpt.memory.block_history import block_history
 from langgraph_memgpt.memory.knowledge import (
     cursor_namespace,
     format_knowledge,
@@ -162,9 +163,13 @@ def test_facts_entities_and_relations_with_their_sources_then_a_resume_reads_onl
     shown = format_knowledge(hits, "Max")
     assert "Ada -[owns]-> Max" in shown and said["My dog Max is a beagle."].id in shown
 
-    # The human block became the proposed profile, as a normal block edit of the thread.
+    # The human block became the proposed profile, as a normal block edit of the thread,
+    # which its block history names.
     assert world.blocks()["human"]["value"] == "Name: Ada. Lives in Boston; beagle Max."
     assert report["block_edits"] and report["notes"] == []
+    latest = block_history(world.agent, world.thread, "human")[-1]
+    assert latest.value == "Name: Ada. Lives in Boston; beagle Max."
+    assert latest.edit.startswith("consolidation: the 'human' block rewritten with 2 new facts")
 
     # Nothing new: the model is not asked at all.
     again, idle = world.consolidate()
