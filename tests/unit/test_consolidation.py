@@ -313,3 +313,21 @@ def test_an_answer_with_broken_structure_keeps_its_intact_items(
     report, _ = world.consolidate(AIMessage(content=broken), profile("Ada, Boston."))
     assert (report["facts_added"], report["entities"], report["relations"]) == (1, 1, 1)
     assert report["notes"] == []
+
+
+def test_the_agent_objects_consolidate_memory_runs_the_graph(
+    tmp_path: Path, index: dict[str, Any]
+) -> None:
+    from langgraph_memgpt import MemGPTAgent
+
+    model = ScriptedChatModel(script=[reply("Noted."), extractor, profile("Ada: Boston.")])
+    store = SqliteVecStore(tmp_path / "archive.sqlite", index=index)
+    agent = MemGPTAgent(
+        model, checkpointer=InMemorySaver(), store=store, context=Context(retrieval="off")
+    )
+    agent.chat("I live in Boston these days.", user_id="ada")
+    report = agent.consolidate_memory(user_id="ada")
+    assert (report["messages"], report["facts_added"]) == (2, 1), report
+    hits = agent.search_memory("Where does Ada live?", user_id="ada")
+    assert "Ada lives in Boston." in [hit.text for hit in hits if hit.source == "archival"]
+    assert agent.block_history("human", user_id="ada")[-1].value == "Ada: Boston."
