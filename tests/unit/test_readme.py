@@ -4,13 +4,16 @@ import importlib
 import re
 from pathlib import Path
 
+import pytest
 from langgraph_memgpt import graph
+from langgraph_memgpt.graph.consolidate import graph as consolidate_graph
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def test_readme_mermaid_matches_the_graph() -> None:
-    drawn = graph.get_graph().draw_mermaid()
+@pytest.mark.parametrize("compiled", [graph, consolidate_graph], ids=["memgpt", "consolidate"])
+def test_readme_mermaid_matches_the_graph(compiled: object) -> None:
+    drawn = compiled.get_graph().draw_mermaid()
     edges = [line.strip() for line in drawn.splitlines() if "-->" in line or "-.->" in line]
     text = README.read_text()
     for edge in edges:
