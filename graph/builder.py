@@ -8,8 +8,10 @@ re-sent with the same id: see ``nodes/routing.py``).
 
 ``retrieve_memory`` (``nodes/retrieve.py``) runs once per run, before the card's four nodes:
 it searches recall and archival memory for the run's user message and puts the best results in
-front of the model (on by default for local models; ``Context.retrieval``). The heartbeat loop
-goes back to ``check_memory_pressure`` and never through it.
+front of the model (on by default for local models; ``Context.retrieval``), and notes whether
+the user's knowledge graph has data (``knowledge_graph_search`` is offered only then; the
+``consolidate`` graph, ``graph/consolidate.py``, builds it). The heartbeat loop goes back to
+``check_memory_pressure`` and never through it.
 
 ``reason`` carries a LangGraph ``RetryPolicy`` for transient model failures (HTTP 5xx, timeouts,
 dropped or refused connections): the node is a generator driven by ``nodes/io.py`` with no side

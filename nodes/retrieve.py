@@ -24,6 +24,9 @@ user message replaces it. So the prefix before the queue never changes, every ca
 sends the same note, and the engine re-processes only from the previous turn's user message.
 A failed search never fails the turn: the model answers without the memories, and the state
 says why.
+
+The node also notes, once per turn, whether the user's knowledge graph has data
+(``knowledge_graph``): ``knowledge_graph_search`` is offered to the model only then.
 """
 
 from __future__ import annotations
