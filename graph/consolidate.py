@@ -85,11 +85,8 @@ Progress = Callable[[int, int], None]
 """Called with (messages done, messages to do) after each chunk."""
 
 
-def _route_after_read(state: ConsolidationState) -> str:
-    return "extract_knowledge" if state.get("pending") else "update_core_memory"
-
-
-def _route_after_extract(state: ConsolidationState) -> str:
+def _next_step(state: ConsolidationState) -> str:
+    """Another chunk while messages are pending, then the core memory update."""
     return "extract_knowledge" if state.get("pending") else "update_core_memory"
 
 
@@ -142,10 +139,10 @@ def build_consolidation_graph(
     builder.add_node("update_core_memory", node_runnable(update, aupdate))
     builder.add_edge(START, "read_history")
     builder.add_conditional_edges(
-        "read_history", _route_after_read, ["extract_knowledge", "update_core_memory"]
+        "read_history", _next_step, ["extract_knowledge", "update_core_memory"]
     )
     builder.add_conditional_edges(
-        "extract_knowledge", _route_after_extract, ["extract_knowledge", "update_core_memory"]
+        "extract_knowledge", _next_step, ["extract_knowledge", "update_core_memory"]
     )
     builder.add_edge("update_core_memory", END)
     compiled = builder.compile(checkpointer=checkpointer, store=store, name=name)
@@ -156,7 +153,7 @@ def report(values: dict[str, Any], thread_id: str, ctx: Context) -> Consolidatio
     return ConsolidationReport(
         thread_id=thread_id,
         user_id=values.get("user_id") or ctx.user_id,
-        messages=values.get("messages", 0),
+        messages=values.get("messages_read", 0),
         chunks=values.get("chunks", 0),
         facts_added=values.get("facts_added", 0),
         duplicates=values.get("duplicates", 0),
@@ -176,7 +173,7 @@ def _track(values: dict[str, Any], update: dict[str, Any], progress: Progress | 
             elif key != "pending":
                 values[key] = value
         if progress and node_update and "done" in node_update:
-            progress(node_update["done"], values.get("messages", 0))
+            progress(node_update["done"], values.get("messages_read", 0))
 
 
 def consolidate_thread(

@@ -20,7 +20,7 @@ import json
 import logging
 import operator
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -117,7 +117,9 @@ class ConsolidationState(TypedDict):
     """Messages read and not yet consolidated, oldest first."""
     log_cursor: NotRequired[dict[str, Any]]
     """Where the history read ended: the cursor's next start once ``pending`` is done."""
-    messages: NotRequired[int]
+    messages_read: NotRequired[int]
+    """Messages read since the last run (named so that no tool takes it for a chat's
+    ``messages`` list)."""
     done: NotRequired[int]
     chunks: NotRequired[int]
     facts_added: NotRequired[int]
@@ -229,7 +231,7 @@ class Applied:
     superseded: int = 0
     entities: int = 0
     relations: int = 0
-    new_facts: list[str] | None = None
+    new_facts: list[str] = field(default_factory=list)
 
 
 def apply_answer(
@@ -243,7 +245,7 @@ def apply_answer(
     """Store what the model found in one chunk. Idempotent: applying it again writes the same
     keys and changes nothing (see ``memory/knowledge.py``)."""
     archive = archive_namespace(ctx, thread_id)
-    applied = Applied(new_facts=[])
+    applied = Applied()
     for item in _list(answer.get("facts"), MAX_FACTS_PER_CHUNK):
         text = clean(item.get("fact") or item.get("text"))
         if not text:
@@ -322,7 +324,7 @@ def read_history_steps(
         "user_id": ctx.user_id,
         "pending": lines,
         "log_cursor": batch.cursor,
-        "messages": len(lines),
+        "messages_read": len(lines),
         "done": 0,
         "chunks": 0,
     }
@@ -367,7 +369,7 @@ def extract_knowledge_steps(
                 "pending": {"last_id": chunk[-1]["id"], "answer": answer, "known_keys": known_keys},
             },
         )
-    applied = Applied(new_facts=[])
+    applied = Applied()
     if answer is not None:
         applied = yield blocking(apply_answer, store, ctx, thread_id, answer, chunk, known_keys)
     finished = not rest
@@ -386,7 +388,7 @@ def extract_knowledge_steps(
         "superseded": state.get("superseded", 0) + applied.superseded,
         "entities": state.get("entities", 0) + applied.entities,
         "relations": state.get("relations", 0) + applied.relations,
-        "new_facts": applied.new_facts or [],
+        "new_facts": applied.new_facts,
         "notes": notes,
     }
 

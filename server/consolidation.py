@@ -28,7 +28,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 REPORT_FIELDS = (
-    "messages",
     "chunks",
     "facts_added",
     "duplicates",
@@ -67,5 +66,7 @@ async def memory_consolidate(request: Request) -> JSONResponse:
         error = (values or {}).get("__error__") if isinstance(values, dict) else values
         raise ApiError(500, f"the consolidation run failed: {error}", type="server_error")
     report = {key: values[key] for key in REPORT_FIELDS if key in values}
-    body = ConsolidateResponse(user=user_id, thread_id=thread_id, **report)
+    body = ConsolidateResponse(
+        user=user_id, thread_id=thread_id, messages=values.get("messages_read", 0), **report
+    )
     return JSONResponse(body.model_dump())
