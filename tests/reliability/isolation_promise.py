@@ -142,8 +142,14 @@ class Tally:
         response: httpx.Response,
         refused: bool = True,
     ) -> None:
-        """One HTTP query by Bob: no marker in the body; refused if it named Alice's data."""
+        """One HTTP query by Bob: no marker in the body; refused if it named Alice's data. A
+        server error is a failure either way: a 500 hides whether the data was safe."""
         self.check_text(channel, label, response.text)
+        self.outcome.expect(
+            response.status_code < 500,
+            f"{channel}: {label} answered {response.status_code} (a server error, not a "
+            f"refusal): {response.text[:200]}",
+        )
         if refused:
             self.outcome.expect(
                 response.status_code in REFUSED,

@@ -7,6 +7,7 @@ in-process variant (fewer turns) that runs without a server.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from concurrency_promise import Tally, check, run_in_process
@@ -29,8 +30,9 @@ def test_threads_share_one_checkpoint_file_and_one_archive(
 
 
 @pytest.mark.integration
-def test_concurrency_promise(tmp_path: Path) -> None:
+def test_concurrency_promise(tmp_path: Path, record_property: Any) -> None:
     outcome = check(tmp_path)
 
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from crash_promise import POINT_DEADLINE, Child, Ledger, check, verify_files
@@ -18,9 +19,10 @@ from outcome import Outcome
 pytestmark = pytest.mark.integration
 
 
-def test_twenty_sigkills_lose_nothing(tmp_path: Path) -> None:
+def test_twenty_sigkills_lose_nothing(tmp_path: Path, record_property: Any) -> None:
     outcome = check(tmp_path)
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()
     assert outcome.figure.startswith("24 SIGKILLs (4 planted (first step async, inserted ")
 

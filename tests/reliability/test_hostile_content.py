@@ -7,6 +7,7 @@ rendering and the generic argument bounds without a graph.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hostile_content_promise import HOSTILE, check, nested, structure_problems
@@ -22,9 +23,10 @@ from langgraph_memgpt.tools.base import (
 pytestmark = pytest.mark.integration  # starts an Ollama double, loads the recall embedder
 
 
-def test_hostile_content_promise(tmp_path: Path) -> None:
+def test_hostile_content_promise(tmp_path: Path, record_property: Any) -> None:
     outcome = check(tmp_path)
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from isolation_promise import check
@@ -13,10 +14,11 @@ KEY_B = "b" * 20
 
 
 @pytest.mark.integration
-def test_isolation_promise(tmp_path: Path) -> None:
+def test_isolation_promise(tmp_path: Path, record_property: Any) -> None:
     outcome = check(tmp_path)
 
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()
 
 

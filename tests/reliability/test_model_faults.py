@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import ToolMessage
@@ -40,9 +41,10 @@ def turn(graph, double: OllamaDouble, text: str, thread: str = "t") -> dict:
     )
 
 
-def test_model_faults_promise(tmp_path: Path) -> None:
+def test_model_faults_promise(tmp_path: Path, record_property: Any) -> None:
     outcome = check(tmp_path)
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()
 
 

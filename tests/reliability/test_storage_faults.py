@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
@@ -24,10 +25,11 @@ from storage_faults_promise import THREAD, check, run_turn
 
 
 @pytest.mark.integration
-def test_storage_faults_promise(tmp_path: Path) -> None:
+def test_storage_faults_promise(tmp_path: Path, record_property: Any) -> None:
     outcome: Outcome = check(tmp_path)
 
     print(outcome.figure)
+    record_property("terminal_summary", f"{outcome.promise}: {outcome.figure}")
     assert outcome.kept, outcome.explain()
 
 

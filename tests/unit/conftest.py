@@ -51,17 +51,3 @@ def make_agent():
         return Harness(model, context or Context(context_window=8192), build_kwargs=build_kwargs)
 
     return make
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """Print the figures tests recorded as ``terminal_summary`` properties (test_prompt_cache).
-
-    They are measurements worth seeing in CI logs, and ``-q`` hides what tests print.
-    """
-    for reports in terminalreporter.stats.values():
-        for report in reports:
-            if getattr(report, "when", None) != "call":
-                continue
-            for name, value in getattr(report, "user_properties", ()):
-                if name == "terminal_summary":
-                    terminalreporter.write_line(str(value))
