@@ -47,6 +47,7 @@ from langgraph_memgpt.memory.knowledge import (
 )
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.tool_text import json_object_in, json_objects_in
+from langgraph_memgpt.search.text import content_terms
 from langgraph_memgpt.steps import Call, NodeSteps, blocking, model_call
 from langgraph_memgpt.tokens import count_text
 
@@ -92,8 +93,8 @@ The block, at most {limit} characters (now {size}):
 New facts learned since it was last tidied:
 {facts}
 
-Answer with one JSON object and nothing else: {{"{label}": "the whole new block"}}, at most \
-{limit} characters; or {{"{label}": null}} if nothing should change."""
+Answer with one JSON object and nothing else: {{"{label}": "..."}} where ... is the whole new \
+block, at most {limit} characters; or {{"{label}": null}} if nothing should change."""
 
 
 class Line(TypedDict):
@@ -506,12 +507,18 @@ def update_core_memory_steps(
             return {"notes": notes}
         try:
             updated = rethink(blocks, PROFILE_BLOCK, proposed)[PROFILE_BLOCK]
+            if not grounded(proposed, [block["value"], *facts]):
+                # Qwen2.5-Coder-1.5B answered with the prompt's own example text once.
+                raise BlockEditError(
+                    "the proposal repeats nothing of the block or the new facts; nothing was "
+                    "changed. Write the profile itself, from the block and the facts."
+                )
         except BlockEditError as error:
             notes.append(f"the '{PROFILE_BLOCK}' block proposal was refused: {error}")
             prompt = [
                 *prompt,
                 AIMessage(json.dumps(answer)),
-                HumanMessage(f"{error} Write it again, shorter than {block['limit']} characters."),
+                HumanMessage(f"{error} Write it again, at most {block['limit']} characters."),
             ]
             continue
         values = {"blocks": {PROFILE_BLOCK: updated}}
@@ -523,6 +530,13 @@ def update_core_memory_steps(
         change = f"{PROFILE_BLOCK}: {len(block['value'])} -> {len(updated['value'])} characters"
         return {"block_edits": [change], "notes": notes}
     return {"notes": notes}
+
+
+def grounded(proposal: str, sources: Sequence[str]) -> bool:
+    """Whether a proposed block shares a topic word with what it was written from (the old
+    block, the new facts): a profile that shares none is not about this user."""
+    known = set(content_terms(" ".join(sources)))
+    return bool(known & set(content_terms(proposal)))
 
 
 def clean_block(text: str) -> str:

@@ -219,7 +219,7 @@ def test_a_profile_over_the_block_limit_is_refused_and_asked_again(
     assert world.blocks()["human"]["value"] == before, "nothing over the limit is written"
     assert report["block_edits"] == []
     assert sum("over its limit" in note for note in report["notes"]) == 2
-    assert "shorter than" in str(model.prompts[-1][-1].content)
+    assert "Write it again, at most" in str(model.prompts[-1][-1].content)
 
     world.say("My dog Max is a beagle.")
     report, _ = world.consolidate(
@@ -227,6 +227,12 @@ def test_a_profile_over_the_block_limit_is_refused_and_asked_again(
     )
     assert world.blocks()["human"]["value"] == "Ada, Boston, Max."
     assert len(report["block_edits"]) == 1
+
+    # A proposal about nobody (the prompt's example, copied) is refused the same way.
+    world.say("I work at Acme as a welder.")
+    report, _ = world.consolidate(extractor, profile("the whole new block"), profile("Ada welds."))
+    assert "repeats nothing of the block" in report["notes"][0]
+    assert world.blocks()["human"]["value"] == "Ada welds."
 
 
 def test_a_bad_answer_skips_its_chunk_with_a_note_and_the_run_goes_on(
