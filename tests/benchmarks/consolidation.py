@@ -43,6 +43,7 @@ from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import open_archive
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
 from langgraph_memgpt.graph.consolidate import consolidate_thread
+from langgraph_memgpt.memory.archive import archive_namespace
 from langgraph_memgpt.memory.knowledge import knowledge_namespace
 from langgraph_memgpt.memory.recall import search_conversation
 from langgraph_memgpt.nodes.agent import AgentSpec
@@ -139,6 +140,11 @@ def main(argv: list[str]) -> int:
                 len(store.search(knowledge_namespace(consolidating, kind), limit=100_000))
                 for kind in ("entities", "relations")
             )
+            facts = [
+                item.value["content"]
+                for item in store.search(archive_namespace(consolidating), limit=100_000)
+                if item.value.get("kind") == "fact"
+            ]
             print(
                 f"\nconsolidated {result['messages']} messages in {result['chunks']} chunks, "
                 f"{seconds:.0f} s ({per_100:.1f} s per 100 messages): {result['facts_added']} "
@@ -151,6 +157,9 @@ def main(argv: list[str]) -> int:
             for note in result["notes"]:
                 print(f"  note: {note}")
             print(f"human block now: {human['human']['value'][:400]!r}")
+            print("facts stored (the first 12):")
+            for fact in facts[:12]:
+                print(f"  - {fact}")
 
             answers: dict[str, list[Any]] = {"without": [], "with": []}
             forgotten: list[str] = []
@@ -187,7 +196,14 @@ def main(argv: list[str]) -> int:
         ]
         args.out.write_text(
             json.dumps(
-                {"model": args.model, "consolidation": dict(result), "answers": rows}, indent=1
+                {
+                    "model": args.model,
+                    "consolidation": dict(result),
+                    "facts": facts,
+                    "human": human["human"]["value"],
+                    "answers": rows,
+                },
+                indent=1,
             )
         )
     print(
