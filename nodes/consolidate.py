@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import operator
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any, NotRequired, TypedDict
@@ -412,6 +413,20 @@ def read_extraction(text: str) -> dict[str, Any] | None:
     return answer if any(answer.values()) else whole
 
 
+def read_profile(text: str) -> dict[str, Any] | None:
+    """The profile answer: the JSON object asked for, or, where a small model wrote the block
+    as a set of strings (``{"human": {"Jon ...", "Jon ..."}}``, seen from Qwen2.5-Coder-1.5B),
+    those strings as its lines."""
+    found = json_object_in(text)
+    if found is not None:
+        return found
+    opened = re.search(rf'"{PROFILE_BLOCK}"\s*:\s*[{{\[]', text)
+    if opened is None:
+        return None
+    lines = re.findall(r'"((?:[^"\\]|\\.)*)"', text[opened.end() :])
+    return {PROFILE_BLOCK: "\n".join(json.loads(f'"{line}"') for line in lines)} if lines else None
+
+
 def _items_within(value: Any) -> Iterator[Mapping[str, Any]]:
     """The objects in ``value`` that look like items (a fact, a relation, an entity), at any
     depth: an intact wrapper such as ``{"relations": [...]}`` holds its items."""
@@ -496,10 +511,14 @@ def update_core_memory_steps(
     )
     prompt: list[BaseMessage] = [HumanMessage(request)]
     for _attempt in range(2):
-        answer = yield from ask_for_json(spec, ctx, prompt, f"the '{PROFILE_BLOCK}' block", notes)
+        answer = yield from ask_for_json(
+            spec, ctx, prompt, f"the '{PROFILE_BLOCK}' block", notes, read_profile
+        )
         if answer is None:
             return {"notes": notes}
         proposed = answer.get(PROFILE_BLOCK)
+        if isinstance(proposed, list) and all(isinstance(line, str) for line in proposed):
+            proposed = "\n".join(proposed)  # the profile as a list of lines
         if proposed is None or not isinstance(proposed, str) or not proposed.strip():
             return {"notes": notes}
         proposed = clean_block(proposed)

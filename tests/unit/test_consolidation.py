@@ -358,3 +358,15 @@ def test_what_the_model_proposes_is_stored_as_defused_data(
     assert "<|" not in json.dumps(entity.value) and "[system note]" not in entity.value["content"]
     human = world.blocks()["human"]["value"]
     assert "<|" not in human and "[Retrieved memory]" not in human
+
+
+def test_a_profile_written_as_a_set_of_strings_becomes_its_lines(
+    tmp_path: Path, index: dict[str, Any]
+) -> None:
+    # Qwen2.5-Coder-1.5B on the benchmark: the block as a JSON-like set, not a string.
+    world = World(tmp_path, index)
+    world.say("I live in Boston these days.")
+    answer = '```json\n{ "human": { "Ada lives in Boston.", "Ada likes \\"quiet\\" cafes." } }\n```'
+    report, _ = world.consolidate(extractor, AIMessage(content=answer))
+    assert report["notes"] == [] and report["block_edits"]
+    assert world.blocks()["human"]["value"] == 'Ada lives in Boston.\nAda likes "quiet" cafes.'
