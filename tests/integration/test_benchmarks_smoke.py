@@ -152,7 +152,7 @@ def run_benchmark(script: str, *args: str, cwd: Path) -> str:
 
 SMOKE_RUNS = {
     "archival_search.py": (("300",), r"^archival search p50 at 300: "),
-    "turn_overhead.py": (("3",), r"^LangGraph floor on this machine"),
+    "turn_overhead.py": (("3",), r"^per-turn overhead: [\d.]+ x LangGraph's floor at 3 turns"),
     "locomo_recall.py": (
         ("{locomo}",),
         r"^recall@10 overall: [\d.]+% \(leave-one-conversation-out",
