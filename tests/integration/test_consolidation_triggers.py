@@ -45,8 +45,9 @@ def consolidating_responder(request: dict[str, Any]) -> Answer:
                 if place in text
             ]
         return Answer(content=json.dumps({"facts": facts, "entities": entities, "relations": []}))
-    if "current, compact" in first:
-        return Answer(content=json.dumps({"human": "Lives in Lisbon."}))
+    if "current, compact" in first:  # the profile, from the place the new facts name
+        place = next((p for p in PLACES if p in first), None)
+        return Answer(content=json.dumps({"human": f"Lives in {place}." if place else None}))
     return echo_responder(request)
 
 
