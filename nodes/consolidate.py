@@ -559,5 +559,7 @@ def grounded(proposal: str, sources: Sequence[str]) -> bool:
 
 
 def clean_block(text: str) -> str:
-    """A proposed block value as stored: defused, lines kept (a profile may be a list)."""
-    return "\n".join(clean(line, 10_000) for line in text.strip().splitlines() if line.strip())
+    """A proposed block value as stored: defused, lines kept (a profile may be a list), each
+    line once (Qwen2.5-Coder-1.5B repeated one line until its output limit)."""
+    lines = [clean(line, 10_000) for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(dict.fromkeys(lines))

@@ -363,10 +363,14 @@ def test_what_the_model_proposes_is_stored_as_defused_data(
 def test_a_profile_written_as_a_set_of_strings_becomes_its_lines(
     tmp_path: Path, index: dict[str, Any]
 ) -> None:
-    # Qwen2.5-Coder-1.5B on the benchmark: the block as a JSON-like set, not a string.
+    # Qwen2.5-Coder-1.5B on the benchmark: the block as a JSON-like set, not a string, and a
+    # line repeated (each line is kept once).
     world = World(tmp_path, index)
     world.say("I live in Boston these days.")
-    answer = '```json\n{ "human": { "Ada lives in Boston.", "Ada likes \\"quiet\\" cafes." } }\n```'
+    answer = (
+        '```json\n{ "human": { "Ada lives in Boston.", "Ada likes \\"quiet\\" cafes.", '
+        '"Ada lives in Boston.", "Ada lives in Boston." } }\n```'
+    )
     report, _ = world.consolidate(extractor, AIMessage(content=answer))
     assert report["notes"] == [] and report["block_edits"]
     assert world.blocks()["human"]["value"] == 'Ada lives in Boston.\nAda likes "quiet" cafes.'
