@@ -22,6 +22,7 @@ import operator
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Any, NotRequired, TypedDict
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
@@ -142,13 +143,15 @@ class ConsolidationSpec:
     model: Any = None
     checkpointer: Any = None
 
+    @cached_property
     def agent(self) -> AgentSpec:
+        """The model's loading rules (the context's summarizer, else its model): AgentSpec's."""
         return AgentSpec(model=self.model)
 
     def context(self, runtime: Runtime[Context] | None, config: Mapping[str, Any]) -> Context:
         # The authenticated user of a server run wins over the context's user_id (as for
         # the agent's archive): a caller consolidates only their own memory.
-        return bound_context(self.agent().context(runtime), config)
+        return bound_context(self.agent.context(runtime), config)
 
     def history(self, config: Mapping[str, Any]) -> NodeSteps[Any]:
         """The checkpointer holding the threads: the one bound, else the run's own, else (a
@@ -452,7 +455,7 @@ def ask_for_json(
     failed call, skips this piece of work; the run goes on)."""
     try:
         # Loading may do I/O (asking whether Ollama answers, for the "auto" model).
-        model = yield blocking(spec.agent().summarizer_model, ctx)
+        model = yield blocking(spec.agent.summarizer_model, ctx)
         answer = yield model_call(model, prompt)
     except Exception as error:  # a dead model skips the piece; the next run retries it
         logger.warning("consolidation: model call failed on %s: %s", where, error)

@@ -34,7 +34,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,12 +225,12 @@ def _loads_forgiving(text: str) -> tuple[Any, str | None]:
     return None, f"the call is not valid JSON ({first_error})"
 
 
-def _closed(text: str) -> str | None:
-    """``text`` with the brackets it left open closed, when it ends between JSON values (not
-    inside a string: an answer cut off mid-string by the token limit is not repaired)."""
-    expected: list[str] = []
+def _structure(text: str, start: int = 0) -> Iterator[tuple[int, str]]:
+    """Each bracket of ``text`` from ``start`` that is outside a JSON string, with its index;
+    then ``(len(text), '"')`` if a string is still open at the end."""
     in_string = escaped = False
-    for char in text:
+    for index in range(start, len(text)):
+        char = text[index]
         if in_string:
             if escaped:
                 escaped = False
@@ -240,11 +240,24 @@ def _closed(text: str) -> str | None:
                 in_string = False
         elif char == '"':
             in_string = True
-        elif char in "{[":
-            expected.append("}" if char == "{" else "]")
-        elif char in "}]" and (not expected or expected.pop() != char):
+        elif char in "{}[]":
+            yield index, char
+    if in_string:
+        yield len(text), '"'
+
+
+def _closed(text: str) -> str | None:
+    """``text`` with the brackets it left open closed, when it ends between JSON values (not
+    inside a string: an answer cut off mid-string by the token limit is not repaired)."""
+    expected: list[str] = []
+    for _, char in _structure(text):
+        if char == '"':
             return None
-    if in_string or not expected or not text.startswith(("{", "[")):
+        if char in "{[":
+            expected.append("}" if char == "{" else "]")
+        elif not expected or expected.pop() != char:
+            return None
+    if not expected or not text.startswith(("{", "[")):
         return None
     return text + "".join(reversed(expected))
 
@@ -315,19 +328,8 @@ def json_objects_in(text: str) -> list[dict[str, Any]]:
 def _matching_brace(text: str, start: int) -> int | None:
     """The index of the ``}`` closing the ``{`` at ``start`` (strings respected), or None."""
     depth = 0
-    in_string = escaped = False
-    for index in range(start, len(text)):
-        char = text[index]
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char == "{":
+    for index, char in _structure(text, start):
+        if char == "{":
             depth += 1
         elif char == "}":
             depth -= 1

@@ -313,15 +313,7 @@ async def chat_completions(request: Request) -> Response:
         return StreamingResponse(
             body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
         )
-    try:
-        turn.absorb(first)
-        async for part in events:
-            turn.absorb(part)
-    finally:
-        release()
-    if turn.error:
-        raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
-    return reply_response(turn, payload)
+    return reply_response(await whole_turn(turn, first, events, release), payload)
 
 
 @documented(
@@ -344,17 +336,13 @@ async def chat_message(request: Request) -> JSONResponse:
     user_id = resolve_user(request, payload.user_id)
     if not payload.message.strip():
         raise ApiError(400, "message is empty; say something", param="message")
-    turn = Turn()
     release = GATE.enter()  # a turn: background tasks give way to it, as for completions
     try:
         first, events = await start_run(user_id, [payload.message], None)
-        turn.absorb(first)
-        async for part in events:
-            turn.absorb(part)
-    finally:
+    except BaseException:
         release()
-    if turn.error:
-        raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
+        raise
+    turn = await whole_turn(Turn(), first, events, release)
     body = ChatReply(
         message=REPLY_SEPARATOR.join(turn.replies),
         replies=turn.replies,
@@ -364,6 +352,22 @@ async def chat_message(request: Request) -> JSONResponse:
         usage=turn.usage(),
     )
     return JSONResponse(body.model_dump())
+
+
+async def whole_turn(
+    turn: Turn, first: Any, events: AsyncIterator[Any], release: Callable[[], None]
+) -> Turn:
+    """A run's events gathered into ``turn`` (a reply not streamed), then ``release``; a run
+    that failed is a 502."""
+    try:
+        turn.absorb(first)
+        async for part in events:
+            turn.absorb(part)
+    finally:
+        release()
+    if turn.error:
+        raise ApiError(502, f"the agent failed: {turn.error}", type="agent_error")
+    return turn
 
 
 def reply_response(turn: Turn, payload: ChatCompletionRequest) -> Response:

@@ -14,10 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from langgraph_memgpt.graph.consolidate import NAME as CONSOLIDATE_GRAPH
+from langgraph_memgpt.graph.consolidate import report
 from langgraph_memgpt.server.backend import (
     graph_client,
     refuse_if_busy,
     resolve_user,
+    user_context,
     user_thread,
     user_thread_id,
 )
@@ -26,17 +28,6 @@ from langgraph_memgpt.server.openapi import documented
 from langgraph_memgpt.server.schemas import ConsolidateRequest, ConsolidateResponse
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-
-REPORT_FIELDS = (
-    "chunks",
-    "facts_added",
-    "duplicates",
-    "superseded",
-    "entities",
-    "relations",
-    "block_edits",
-    "notes",
-)
 
 
 @documented(
@@ -65,8 +56,6 @@ async def memory_consolidate(request: Request) -> JSONResponse:
     if not isinstance(values, dict) or "__error__" in values:
         error = (values or {}).get("__error__") if isinstance(values, dict) else values
         raise ApiError(500, f"the consolidation run failed: {error}", type="server_error")
-    report = {key: values[key] for key in REPORT_FIELDS if key in values}
-    body = ConsolidateResponse(
-        user=user_id, thread_id=thread_id, messages=values.get("messages_read", 0), **report
-    )
+    done = report(values, thread_id, user_context(user_id))
+    body = ConsolidateResponse(user=user_id, **{k: v for k, v in done.items() if k != "user_id"})
     return JSONResponse(body.model_dump())
