@@ -153,6 +153,7 @@ def run_benchmark(script: str, *args: str, cwd: Path) -> str:
 SMOKE_RUNS = {
     "archival_search.py": (("300",), r"^archival search p50 at 300: "),
     "turn_overhead.py": (("3",), r"^per-turn overhead: [\d.]+ x LangGraph's floor at 3 turns"),
+    "peers.py": (("3",), r"^store behaviours: \d+ of \d+ hold in SqliteVecStore \(InMemoryStore \d+ of \d+"),
     "locomo_recall.py": (
         ("{locomo}",),
         r"^recall@10 overall: [\d.]+% \(leave-one-conversation-out",
