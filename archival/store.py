@@ -553,10 +553,11 @@ class SqliteVecStore(BaseStore):
                     self.conn.execute(
                         f"DELETE FROM items WHERE id IN ({','.join('?' * len(deleted))})", deleted
                     )
-                default_ttl = (self.ttl_config or {}).get("default_ttl")
                 rows = []
                 for op in writes:
-                    ttl = op.ttl if op.ttl is not None else default_ttl
+                    # BaseStore.put has already put the default TTL in the op; None here
+                    # means "never expires" (LangGraph's SqliteStore reads it the same way).
+                    ttl = op.ttl
                     expires = time.time() + ttl * 60 if ttl else None
                     rows.append((ns_id, op.key, json.dumps(op.value), now, now, expires, ttl))
                 self.conn.executemany(

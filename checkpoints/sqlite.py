@@ -14,14 +14,18 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import DeltaChannelHistory, get_checkpoint_id
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph_memgpt.checkpoints.queue_cache import QueueCache, Reducer, load_steps
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
+from langgraph_memgpt.steps import Call, adrive, drive
 from langgraph_memgpt.storage import StorageError, check_database_file, storage_error
 
 # Checkpoint rows are 1-3 KB after compression: with SQLite's default 4 KB pages only one or
@@ -87,12 +91,83 @@ def _check_writable(conn: sqlite3.Connection) -> None:
         conn.execute("ROLLBACK")
 
 
+def agent_delta_reducers() -> Mapping[str, Reducer]:
+    """The DeltaChannels whose rebuilt value the savers keep (``queue_cache.py``): the agent's
+    queue. A graph of your own with a DeltaChannel of that name and another reducer must pass
+    its own ``delta_reducers``."""
+    # Imported here: graph/ imports the archive, which imports this module for its path.
+    from langgraph_memgpt.checkpoints.history import QUEUE_CHANNEL
+    from langgraph_memgpt.graph.state import queue_reducer
+
+    return {QUEUE_CHANNEL: queue_reducer}
+
+
+def _at(config: RunnableConfig, checkpoint_id: str) -> RunnableConfig:
+    return {**config, "configurable": {**config["configurable"], "checkpoint_id": checkpoint_id}}
+
+
+def _split(channels: Sequence[str], cache: QueueCache) -> tuple[list[str], list[str]]:
+    cached = [ch for ch in channels if ch in cache.reducers]
+    return cached, [ch for ch in channels if ch not in cache.reducers]
+
+
 class CheckedSqliteSaver(SqliteSaver):
     """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
-    StorageError naming the file and the fix. A subclass, so recall's SQL reader and the
-    status (``checkpoints.history.saver_kind``) treat it as LangGraph's."""
+    StorageError naming the file and the fix, and which rebuilds the queue of a thread's next
+    checkpoint from the last one it loaded (``queue_cache.py``). A subclass, so recall's SQL
+    reader and the status (``checkpoints.history.saver_kind``) treat it as LangGraph's."""
 
     path: Path = Path("checkpoints.sqlite")
+
+    def __init__(
+        self, *args: Any, delta_reducers: Mapping[str, Reducer] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue_cache = QueueCache(
+            agent_delta_reducers() if delta_reducers is None else delta_reducers
+        )
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        cached, others = _split(channels, self.queue_cache)
+        if not cached:
+            return super().get_delta_channel_history(config=config, channels=channels)
+        walk = super().get_delta_channel_history
+
+        def query(sql: str, params: tuple) -> Call:
+            def run() -> list[tuple]:
+                with self.cursor(transaction=False) as cur:
+                    return cur.execute(sql, params).fetchall()
+
+            return Call(run=run, arun=_sync_only)
+
+        def walk_at(checkpoint_id: str) -> Call:
+            return Call(
+                run=lambda: walk(config=_at(config, checkpoint_id), channels=cached),
+                arun=_sync_only,
+            )
+
+        with _clear_errors(self.path):
+            history = drive(
+                load_steps(
+                    self.queue_cache,
+                    thread_id=str(config["configurable"]["thread_id"]),
+                    checkpoint_ns=config["configurable"].get("checkpoint_ns", ""),
+                    target=get_checkpoint_id(config),
+                    channels=cached,
+                    query=query,
+                    walk=walk_at,
+                    loads=self.serde.loads_typed,
+                )
+            )
+            if others:
+                history = {**history, **walk(config=config, channels=others)}
+        return history
+
+    def delete_thread(self, thread_id: str) -> None:
+        super().delete_thread(thread_id)
+        self.queue_cache.forget(str(thread_id))
 
     def get_tuple(self, *args: Any, **kwargs: Any) -> Any:
         with _clear_errors(self.path):
@@ -108,10 +183,61 @@ class CheckedSqliteSaver(SqliteSaver):
 
 
 class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
-    """LangGraph's AsyncSqliteSaver with the clear storage errors of
+    """LangGraph's AsyncSqliteSaver with the clear storage errors and the queue cache of
     :class:`CheckedSqliteSaver`."""
 
     path: Path = Path("checkpoints.sqlite")
+
+    def __init__(
+        self, *args: Any, delta_reducers: Mapping[str, Reducer] | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue_cache = QueueCache(
+            agent_delta_reducers() if delta_reducers is None else delta_reducers
+        )
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        cached, others = _split(channels, self.queue_cache)
+        walk = super().aget_delta_channel_history
+        if not cached:
+            return await walk(config=config, channels=channels)
+        await self.setup()
+
+        def query(sql: str, params: tuple) -> Call:
+            async def arun() -> list[Any]:
+                async with self.lock, self.conn.execute(sql, params) as cur:
+                    return list(await cur.fetchall())
+
+            return Call(run=_async_only, arun=arun)
+
+        def walk_at(checkpoint_id: str) -> Call:
+            return Call(
+                run=_async_only,
+                arun=lambda: walk(config=_at(config, checkpoint_id), channels=cached),
+            )
+
+        with _clear_errors(self.path):
+            history = await adrive(
+                load_steps(
+                    self.queue_cache,
+                    thread_id=str(config["configurable"]["thread_id"]),
+                    checkpoint_ns=config["configurable"].get("checkpoint_ns", ""),
+                    target=get_checkpoint_id(config),
+                    channels=cached,
+                    query=query,
+                    walk=walk_at,
+                    loads=self.serde.loads_typed,
+                )
+            )
+            if others:
+                history = {**history, **await walk(config=config, channels=others)}
+        return history
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await super().adelete_thread(thread_id)
+        self.queue_cache.forget(str(thread_id))
 
     async def aget_tuple(self, *args: Any, **kwargs: Any) -> Any:
         with _clear_errors(self.path):
@@ -124,6 +250,14 @@ class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
     async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
         with _clear_errors(self.path):
             await super().aput_writes(*args, **kwargs)
+
+
+def _sync_only() -> Any:
+    raise RuntimeError("the sync saver's queue cache was driven on the async path")
+
+
+async def _async_only() -> Any:
+    raise RuntimeError("the async saver's queue cache was driven on the sync path")
 
 
 @contextmanager
