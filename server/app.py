@@ -30,20 +30,47 @@ from langgraph_memgpt.server.memory import (
     status,
 )
 from starlette.applications import Starlette
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Receive, Scope, Send
 
 quiet_expected_failures()
 
+
+class ApiRoute(Route):
+    """A route that answers a method it does not serve with a 405 and an ``Allow`` header.
+
+    A plain Starlette route only half-matches another method and leaves the answer to the
+    router, which gives the 405 only if no other route matches the path. The LangGraph server
+    puts these routes before a mount of its own routes at "" that matches every path, so
+    ``DELETE /status`` went on into that mount and came back a 404. This route claims its path
+    for every method, and refuses the ones it does not serve itself, in the API's error shape.
+    """
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child_scope = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.methods and scope["method"] not in self.methods:
+            allowed = ", ".join(sorted(self.methods))
+            raise ApiError(
+                405,
+                f"{scope['method']} is not allowed on {self.path}; use {allowed}",
+                headers={"Allow": allowed},
+            )
+        await super().handle(scope, receive, send)
+
+
 routes = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/models", list_models, methods=["GET"]),
-    Route("/chat", chat_message, methods=["POST"]),
-    Route("/memory/search", memory_search, methods=["POST"]),
-    Route("/memory/add", memory_add, methods=["POST"]),
-    Route("/memory/core", memory_core, methods=["GET"]),
-    Route("/memory/core/{label}", memory_core_patch, methods=["PATCH"]),
-    Route("/memory/consolidate", memory_consolidate, methods=["POST"]),
-    Route("/status", status, methods=["GET"]),
+    ApiRoute("/v1/chat/completions", chat_completions, methods=["POST"]),
+    ApiRoute("/v1/models", list_models, methods=["GET"]),
+    ApiRoute("/chat", chat_message, methods=["POST"]),
+    ApiRoute("/memory/search", memory_search, methods=["POST"]),
+    ApiRoute("/memory/add", memory_add, methods=["POST"]),
+    ApiRoute("/memory/core", memory_core, methods=["GET"]),
+    ApiRoute("/memory/core/{label}", memory_core_patch, methods=["PATCH"]),
+    ApiRoute("/memory/consolidate", memory_consolidate, methods=["POST"]),
+    ApiRoute("/status", status, methods=["GET"]),
 ]
 
 # The handler is registered for ApiError only: the server adopts this app's handlers for the

@@ -34,6 +34,7 @@ class ApiError(Exception):
         type: str = "invalid_request_error",
         param: str | None = None,
         code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -41,6 +42,7 @@ class ApiError(Exception):
         self.type = type
         self.param = param
         self.code = code
+        self.headers = headers
 
     def body(self) -> dict[str, Any]:
         return {
@@ -57,7 +59,7 @@ async def api_error_response(request: Request, error: Exception) -> JSONResponse
     """Starlette exception handler for :class:`ApiError` (registered for that class only, so
     the LangGraph server's own routes keep their error format)."""
     assert isinstance(error, ApiError)
-    return JSONResponse(error.body(), status_code=error.status)
+    return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
 def describe_validation_error(error: ValidationError) -> tuple[str, str | None]:
