@@ -11,6 +11,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 WORD = re.compile(r"\w+", re.UNICODE)
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+"""The range of a date bound: ISO dates from year 1 to 9999 in any offset land inside it."""
 # NLTK's English stopword list (179 words): function words that carry no topic.
 STOPWORDS = frozenset(
     """i me my myself we our ours ourselves you you're you've you'll you'd your yours yourself
@@ -85,7 +88,7 @@ def date_range(
     start = _parse_bound(start_value, names[0])
     end = _parse_bound(end_value, names[1])
     if end is not None and end_value is not None and len(end_value.strip()) <= 10:
-        end += timedelta(days=1)
+        end = end + timedelta(days=1) if end < LATEST - timedelta(days=1) else LATEST
     if start and end and start >= end:
         raise ValueError(f"{names[0]} {start_value} is not before {names[1]} {end_value}")
     return start, end
@@ -111,4 +114,9 @@ def _parse_bound(value: str | None, name: str) -> datetime | None:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        # Year 1 with a positive offset (or 9999 with a negative one) is outside what a UTC
+        # datetime holds: the bound is then the edge of that range.
+        return EARLIEST if moment.year == datetime.min.year else LATEST
