@@ -58,7 +58,11 @@ GRAPH_ID = "memgpt"
 """The graph langgraph.json registers; also the model name the chat API lists."""
 THREAD_NAMESPACE = uuid.UUID("0b5e8f52-4f55-4d39-9a63-6d2f1f3c7a10")
 # No dots: LangGraph store namespace labels may not contain them, and the user id is one.
-USER_ID_PATTERN = re.compile(r"[A-Za-z0-9_@:+=-]{1,128}")
+USER_ID_REGEX = r"^[A-Za-z0-9_@:+=-]{1,128}$"
+"""What a user id may be. The server checks with ``USER_ID_PATTERN.fullmatch``; the HTTP API's
+OpenAPI document declares this very text as the JSON Schema ``pattern`` of every field, query
+parameter and header that names a user (anchored: a JSON Schema pattern matches anywhere)."""
+USER_ID_PATTERN = re.compile(USER_ID_REGEX)
 
 
 def user_thread_id(user_id: str) -> str:
@@ -317,6 +321,7 @@ __all__ = [
     "GRAPH_ID",
     "LOCAL_PERMISSION",
     "USER_ID_PATTERN",
+    "USER_ID_REGEX",
     "api_keys",
     "auth",
     "load_api_keys",

@@ -41,6 +41,7 @@ from typing import Any
 from langchain_core.messages import AIMessage
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.models import env_seconds
+from langgraph_memgpt.server.auth import multi_user
 from langgraph_memgpt.server.backend import (
     GRAPH_ID,
     ensure_user_thread,
@@ -272,7 +273,7 @@ async def stream_turn(
     response=ChatCompletion,
     streams=True,
     errors={
-        400: "Invalid request (no user message, bad user id, ...)",
+        400: "Invalid request (no user message, ...)",
         404: "Unknown model",
         503: "The user's earlier messages were still being answered after the queue wait",
         502: "The agent's run failed (e.g. the model server is unreachable)",
@@ -321,7 +322,7 @@ async def chat_completions(request: Request) -> Response:
     request=ChatRequest,
     response=ChatReply,
     errors={
-        400: "Invalid request (empty message, bad user id, ...)",
+        400: "Invalid request (empty message, ...)",
         503: "The user's earlier messages were still being answered after the queue wait",
         502: "The agent's run failed (e.g. the model server is unreachable)",
     },
@@ -394,6 +395,8 @@ def reply_response(turn: Turn, payload: ChatCompletionRequest) -> Response:
 @documented("List the models (the memory agent)", response=ModelList, parameters=())
 async def list_models(request: Request) -> JSONResponse:
     """The memgpt agent as the one model of this server (what Open WebUI offers to pick)."""
-    resolve_user(request)  # with API keys: only for a caller with a valid key
+    if multi_user():
+        resolve_user(request)  # with API keys: only for a caller with a valid key
+    # Without keys the list is the same for everyone: a user header is not even read.
     models = ModelList(data=[Model(id=GRAPH_ID, created=SERVER_STARTED, owned_by=MODEL_OWNER)])
     return JSONResponse(models.model_dump())

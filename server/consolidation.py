@@ -34,7 +34,7 @@ from starlette.responses import JSONResponse
     "Consolidate the user's memory now",
     request=ConsolidateRequest,
     response=ConsolidateResponse,
-    errors={400: "Invalid user", 409: "The agent is answering this user right now"},
+    errors={400: "Invalid request", 409: "The agent is answering this user right now"},
 )
 async def memory_consolidate(request: Request) -> JSONResponse:
     """Store the lasting facts, entities and relations of the user's conversation since the

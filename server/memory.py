@@ -44,7 +44,11 @@ from langgraph_memgpt.server.backend import (
     user_thread_id,
 )
 from langgraph_memgpt.server.errors import ApiError, parse_json_body
-from langgraph_memgpt.server.openapi import USER_HEADER_PARAMETER, documented
+from langgraph_memgpt.server.openapi import (
+    USER_HEADER_PARAMETER,
+    USER_QUERY_PARAMETER,
+    documented,
+)
 from langgraph_memgpt.server.schemas import (
     CoreBlock,
     CoreBlockPatch,
@@ -60,13 +64,6 @@ from langgraph_sdk.client import LangGraphClient
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-USER_QUERY_PARAMETER = {
-    "name": "user",
-    "in": "query",
-    "required": False,
-    "schema": {"type": "string"},
-    "description": "Whose memory (instead of the X-User-Id header).",
-}
 LABEL_PARAMETER = {
     "name": "label",
     "in": "path",
@@ -214,7 +211,6 @@ def _core_block(block: Block) -> CoreBlock:
     "Read the core memory blocks of the user's thread",
     response=CoreMemory,
     parameters=(USER_HEADER_PARAMETER, USER_QUERY_PARAMETER),
-    errors={400: "Invalid user"},
 )
 async def memory_core(request: Request) -> JSONResponse:
     """The blocks the agent sees in every prompt, with their sizes and limits."""
@@ -281,7 +277,6 @@ async def write_block_edit(
     "Model, window, token budget, memory counts and storage of the user's agent",
     response=Status,
     parameters=(USER_HEADER_PARAMETER, USER_QUERY_PARAMETER),
-    errors={400: "Invalid user"},
 )
 async def status(request: Request) -> JSONResponse:
     """What the agent runs on and how much it remembers, for the user's thread."""

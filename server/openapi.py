@@ -13,7 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 import yaml
-from langgraph_memgpt.server.schemas import ErrorBody
+from langgraph_memgpt.server.auth import USER_ID_REGEX
+from langgraph_memgpt.server.schemas import TWO_USERS_RULE, USER_ID_SCHEMA, ErrorBody
 from pydantic import BaseModel
 
 EndpointT = TypeVar("EndpointT", bound=Callable[..., Any])
@@ -22,14 +23,26 @@ USER_HEADER_PARAMETER = {
     "name": "X-User-Id",
     "in": "header",
     "required": False,
-    "schema": {"type": "string"},
-    "description": "Whose memory (also accepted: X-OpenWebUI-User-Id, or a 'user' field). "
+    # Empty counts as not sent (resolve_user skips empty user headers).
+    "schema": {"type": "string", "pattern": f"^$|{USER_ID_REGEX}"},
+    "description": "Whose memory; empty: as if not sent (also accepted: X-OpenWebUI-User-Id, "
+    "or a 'user' field; when both a field and this header name a user, it must be the same "
+    "one: 400 otherwise). "
     "With API keys (MEMGPT_API_KEYS) the key decides; naming another user is a 403.",
+}
+USER_QUERY_PARAMETER = {
+    "name": "user",
+    "in": "query",
+    "required": False,
+    "schema": USER_ID_SCHEMA,
+    "description": "Whose memory (instead of the X-User-Id header). " + TWO_USERS_RULE,
 }
 AUTH_ERRORS = {
     401: "No or unknown API key (only when the server has MEMGPT_API_KEYS)",
     403: "The API key's user may not act for the user the request names",
 }
+USER_REFUSAL = "a user id outside its pattern, or two different users named (X-User-Id and a field)"
+"""Why any route that takes a user answers 400, besides its own reasons."""
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -86,7 +99,11 @@ def documented(
             "schema": {"type": "string", "description": "Server-sent events, then [DONE]."}
         }
     responses: dict[str, Any] = {str(status): {"description": "OK", "content": content}}
-    for code, description in {**AUTH_ERRORS, **(errors or {})}.items():
+    refusals = dict(errors or {})
+    if any(parameter["name"] == USER_HEADER_PARAMETER["name"] for parameter in parameters):
+        own = refusals.get(400)
+        refusals[400] = f"{own}; {USER_REFUSAL}" if own else f"Invalid user: {USER_REFUSAL}"
+    for code, description in {**AUTH_ERRORS, **refusals}.items():
         responses[str(code)] = {
             "description": description,
             "content": {"application/json": {"schema": inline_schema(ErrorBody)}},

@@ -7,14 +7,50 @@ since the agent runs with its own model settings.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from langgraph_memgpt.memory.archive import MAX_INSERT_CHARS
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from langgraph_memgpt.server.auth import USER_ID_REGEX
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, WithJsonSchema
 
+TWO_USERS_RULE = (
+    "A request that names a user both here and in the X-User-Id header must name the same "
+    "user in both (400 otherwise)."
+)
+"""The one rule about user ids that JSON Schema cannot state (it spans the header and the
+body or query); ``resolve_user`` (server/backend.py) enforces it, the OpenAPI text says it."""
 USER_FIELD_DESCRIPTION = (
     "Whose memory: selects the user's archive and their conversation thread. Same as the "
-    "X-User-Id header; default: the server's MEMGPT_USER_ID (or 'default')."
+    "X-User-Id header; default: the server's MEMGPT_USER_ID (or 'default'). " + TWO_USERS_RULE
+)
+USER_ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": USER_ID_REGEX}
+"""A user id in the OpenAPI document: 1-128 letters, digits or _ @ : + = - (no dots)."""
+UserId = Annotated[str, WithJsonSchema(USER_ID_SCHEMA)]
+"""A user id a request names. Its pattern is declared here and checked for body fields, query
+and header alike by ``resolve_user`` (server/backend.py), against the same ``USER_ID_REGEX``;
+the body models leave it to that one check, which also gives the clearer message."""
+
+NOT_BLANK: dict[str, Any] = {"pattern": r"\S"}
+"""JSON Schema for "some text that is not only whitespace" (the handlers refuse a blank one
+with a 400 of their own words)."""
+DateBound = Annotated[
+    str,
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "format": "date"},
+                {"type": "string", "format": "date-time"},
+                {"type": "string", "maxLength": 0},
+            ]
+        }
+    ),
+]
+"""A search's time bound: an RFC 3339 date or date-time, or "" for none. The server reads it
+with ``datetime.fromisoformat``, so the other ISO 8601 forms (2024-05-08T14:30, no offset:
+UTC) are accepted too; anything else is a 400."""
+BOUNDS_RULE = (
+    "An empty string means no bound. When both bounds are given, the start must be before "
+    "the end (400 otherwise)."
 )
 
 # -- OpenAI-compatible chat -------------------------------------------------------------------
@@ -44,7 +80,7 @@ class ChatCompletionRequest(BaseModel):
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
-    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+    user: UserId | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class AssistantMessage(BaseModel):
@@ -93,8 +129,10 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    message: str = Field(min_length=1, description="The user's message.")
-    user_id: str | None = Field(
+    message: str = Field(
+        min_length=1, description="The user's message.", json_schema_extra=NOT_BLANK
+    )
+    user_id: UserId | None = Field(
         default=None,
         # 'user', as the other bodies of this API name it, is accepted too.
         validation_alias=AliasChoices("user_id", "user"),
@@ -119,15 +157,20 @@ class ChatReply(BaseModel):
 class MemorySearchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, description="Words or a question.")
+    query: str = Field(
+        min_length=1, description="Words or a question.", json_schema_extra=NOT_BLANK
+    )
     tags: list[str] | None = Field(default=None, description="Only passages with these tags.")
     tag_match: Literal["any", "all"] = "any"
-    start_datetime: str | None = Field(default=None, description="ISO date/time lower bound.")
-    end_datetime: str | None = Field(
-        default=None, description="ISO date/time upper bound; a bare date includes that day."
+    start_datetime: DateBound | None = Field(
+        default=None, description="Lower bound: a date or date-time (ISO 8601). " + BOUNDS_RULE
+    )
+    end_datetime: DateBound | None = Field(
+        default=None,
+        description="Upper bound: a date (that day included) or date-time. " + BOUNDS_RULE,
     )
     limit: int = Field(default=10, ge=1, le=100)
-    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+    user: UserId | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class Passage(BaseModel):
@@ -162,7 +205,9 @@ class MemoryAddRequest(BaseModel):
     content: str = Field(
         min_length=1,
         max_length=MAX_INSERT_CHARS,
-        description="Text to remember; long text is split into passages.",
+        # Not declared as NOT_BLANK: a pattern beside this maxLength makes schemathesis's data
+        # generation too slow. The description says it.
+        description="Text to remember (not only whitespace); long text is split into passages.",
     )
     memory_type: Literal["archival", "core"] = Field(
         default="archival",
@@ -171,11 +216,13 @@ class MemoryAddRequest(BaseModel):
         "memory is the conversation itself: it grows by chatting.",
     )
     label: str = Field(default="human", description="The block to append to (memory_type 'core').")
-    tags: list[str] | None = Field(default=None, description="Passage tags (archival only).")
-    source: str | None = Field(
-        default=None, description="Where the text comes from (archival only)."
+    tags: list[str] | None = Field(
+        default=None, description="Passage tags (archival only: 400 with 'core')."
     )
-    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+    source: str | None = Field(
+        default=None, description="Where the text comes from (archival only: 400 with 'core')."
+    )
+    user: UserId | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class MemoryAddResponse(BaseModel):
@@ -199,7 +246,7 @@ class CoreBlockPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     value: str = Field(description="The block's complete new value (within its limit).")
-    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+    user: UserId | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class Status(BaseModel):
@@ -229,7 +276,7 @@ class ErrorBody(BaseModel):
 class ConsolidateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    user: str | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
+    user: UserId | None = Field(default=None, description=USER_FIELD_DESCRIPTION)
 
 
 class ConsolidateResponse(BaseModel):
