@@ -100,7 +100,7 @@ def test_other_namespaces_are_never_returned_even_for_verbatim_quotes(tmp_path) 
     assert store.count(("archival", "bob")) == 1
 
 
-def test_bit_index_returns_the_hamming_nearest_in_order() -> None:
+def test_bit_index_shortlists_by_hamming_then_orders_by_int8() -> None:
     rng = np.random.default_rng(0)
     vectors = rng.standard_normal((3000, 100)).astype(np.float32)  # 100 bits: padded words
     index = BitIndex(100)
@@ -112,10 +112,14 @@ def test_bit_index_returns_the_hamming_nearest_in_order() -> None:
     distance = distance.sum(axis=1)
     distance[[6, 7, 8]] = 999  # removed ids 7, 8, 9 (rows 6, 7, 8) must never come back
 
-    found = index.nearest(query, 50)
+    shortlist = index.vector_ids[index.hamming_nearest(query, 500)]
+    assert [distance[i - 1] for i in shortlist] == sorted(distance)[:500]
+    found = index.nearest(query, 50)  # the 50 best of that shortlist by the int8 product
 
-    assert [distance[i - 1] for i in found] == sorted(distance)[:50]
-    assert len(set(found)) == 50 and not {7, 8, 9} & set(found)
+    exact = vectors[shortlist - 1] @ query
+    assert set(shortlist[np.argsort(-exact)[:10]]) <= set(found), "int8 keeps the exact best"
+    assert set(found) <= set(shortlist.tolist()) and len(set(found)) == 50
+    assert not {7, 8, 9} & set(found)
     assert len(index.nearest(query, 10_000)) == 2997
 
 
