@@ -35,7 +35,6 @@ import hashlib
 import inspect
 import math
 import os
-import random
 import re
 import sqlite3
 import statistics
@@ -71,7 +70,15 @@ from langgraph.store.sqlite import SqliteStore
 from langgraph_memgpt import Context
 from langgraph_memgpt.archival import SqliteVecStore
 from langmem.short_term import SummarizationNode
-from turn_overhead import WINDOW, TimedModel, file_bytes, langgraph_floor, sentence, warm_up
+from turn_overhead import (
+    LOCOMO,
+    WINDOW,
+    Conversation,
+    TimedModel,
+    file_bytes,
+    langgraph_floor,
+    warm_up,
+)
 from turn_overhead import run as run_ours
 
 # -- 1. the peer agent ------------------------------------------------------------------------
@@ -99,14 +106,14 @@ class ModelInput(TypedDict):
     context: dict[str, Any]
 
 
-def peer_graph(rng: random.Random, saver: SqliteSaver) -> tuple[Any, list[TimedModel]]:
+def peer_graph(conversation: Conversation, saver: SqliteSaver) -> tuple[Any, list[TimedModel]]:
     """langmem's documented graph: START -> summarize -> call_model, on ``saver``."""
 
     def chat(messages: list[BaseMessage]) -> AIMessage:
-        return AIMessage(content=sentence(rng, 45))  # our model's send_message length
+        return AIMessage(content=conversation.reply)  # what our model's send_message says
 
     def summarize(messages: list[BaseMessage]) -> AIMessage:
-        return AIMessage(content="Summary: " + sentence(rng, 150))  # as our summarizer
+        return AIMessage(content=conversation.summary())  # as our summarizer
 
     model = TimedModel(default=chat, reported_ratio=None)
     summarizer = TimedModel(default=summarize, reported_ratio=None)
@@ -138,18 +145,20 @@ def open_saver(path: Path) -> SqliteSaver:
     return saver
 
 
-def run_peer(turns: int, workdir: Path, durability: str, seed: int = 7) -> dict[str, float]:
+def run_peer(
+    turns: int, workdir: Path, durability: str, data: Path | None = None, synthetic: bool = False
+) -> dict[str, float]:
     """The peer over ``turns`` turns of the same conversation generator as ours."""
-    rng = random.Random(seed)
+    conversation = Conversation(data, synthetic=synthetic)
     db = workdir / f"peer-{turns}.sqlite"
     saver = open_saver(db)
-    graph, models = peer_graph(rng, saver)
+    graph, models = peer_graph(conversation, saver)
     config = {"configurable": {"thread_id": "bench"}}
     overheads, summaries = [], 0
     size_start, size_mark = max(0, turns - 1000), 0
     try:
         for turn in range(turns):
-            text = sentence(rng, 40) + (" remember this" if turn % 10 == 0 else "")
+            text = conversation.user(turn)
             if turn == size_start:
                 saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 size_mark = file_bytes(db)
@@ -179,7 +188,7 @@ def run_peer(turns: int, workdir: Path, durability: str, seed: int = 7) -> dict[
 
 
 def warm_up_peer(workdir: Path, durability: str) -> None:
-    run_peer(5, workdir / "peer-warm-up", durability, seed=0)
+    run_peer(5, workdir / "peer-warm-up", durability, synthetic=True)
 
 
 # -- 2. store behaviours -----------------------------------------------------------------------
@@ -1065,6 +1074,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("turns", nargs="*", type=int, default=[10, 1000])
     parser.add_argument("--durability", choices=["exit", "async", "sync"], default="exit")
+    parser.add_argument("--data", type=Path, default=LOCOMO, help="LoCoMo-format file replayed")
+    parser.add_argument("--synthetic", action="store_true", help="SYNTHETIC random words")
     add_figures_argument(parser)
     args = parser.parse_args(argv)
     rows = []
@@ -1082,8 +1093,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{'turns':>7}  {'agent':<50} {'p50 ms':>8} {'p95 ms':>8} {'KB/turn':>9} {'file MB':>8}"
         )
         for turns in args.turns:
-            peer = run_peer(turns, work, args.durability)
-            ours = run_ours(turns, work, args.durability)
+            peer = run_peer(turns, work, args.durability, args.data, args.synthetic)
+            conversation = Conversation(args.data, synthetic=args.synthetic)
+            ours = run_ours(turns, work, conversation, args.durability)
             for name, r in [
                 (f"langmem SummarizationNode, SqliteSaver ({peer['summaries']} summaries)", peer),
                 ("langgraph-memgpt, our saver", ours),

@@ -142,7 +142,11 @@ def run_benchmark(script: str, *args: str, cwd: Path) -> str:
         text=True,
         timeout=TIMEOUT,
         cwd=cwd,
-        env=clean_env(HF_HUB_OFFLINE="1", XDG_DATA_HOME=str(cwd / "xdg")),
+        env=clean_env(
+            HF_HUB_OFFLINE="1",
+            XDG_DATA_HOME=str(cwd / "xdg"),
+            MEMGPT_BENCH_CACHE=str(cwd / "bench-cache"),  # vectors embedded afresh
+        ),
     )
     assert result.returncode == 0, (
         f"{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
@@ -151,9 +155,19 @@ def run_benchmark(script: str, *args: str, cwd: Path) -> str:
 
 
 SMOKE_RUNS = {
-    "archival_search.py": (("300",), r"^archival search p50 at 300: "),
-    "turn_overhead.py": (("3",), r"^per-turn overhead: [\d.]+ x LangGraph's floor at 3 turns"),
-    "peers.py": (("3",), r"^store behaviours: \d+ of \d+ hold in SqliteVecStore \(InMemoryStore \d+ of \d+"),
+    "archival_search.py": (
+        ("300", "--data", "{locomo}"),
+        r"^archival search p50 at 300: [\d.]+ ms \(SqliteStore [\d.]+ ms\), recall@10 vs exact "
+        r"[\d.]+, real text$",
+    ),
+    "turn_overhead.py": (
+        ("3", "--data", "{locomo}"),
+        r"^per-turn overhead: [\d.]+ x LangGraph's floor at 3 turns",
+    ),
+    "peers.py": (
+        ("3", "--data", "{locomo}"),
+        r"^store behaviours: \d+ of \d+ hold in SqliteVecStore \(InMemoryStore \d+ of \d+",
+    ),
     "locomo_recall.py": (
         ("{locomo}",),
         r"^recall@10 overall: [\d.]+% \(leave-one-conversation-out",
