@@ -13,7 +13,7 @@ OPEN_WEBUI_VERSION ?= 0.12.4
 OPEN_WEBUI_VENV ?= .venv-openwebui
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: chat test test-unit test-openwebui dev lint engine chromium
+.PHONY: chat test test-unit test-openwebui dev lint engine chromium bench
 
 # What the chat needs: the package and its dependencies (no test tools, no Chroma).
 $(VENV)/.chat: pyproject.toml
@@ -65,3 +65,24 @@ dev: $(VENV)/.dev
 # (pyproject.toml [tool.importlinter]).
 lint: $(VENV)/.dev
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/lint-imports
+
+# Every benchmark at full size (hours: the model ones run on the embedded engine), each writing
+# its figures to one file, then the README's tables written from that file. One or a few:
+#   make bench BENCH="archival_search turn_overhead"
+LOCOMO ?= ../shared/data/locomo-dev.json
+BENCH_FIGURES ?= tests/benchmarks/figures.json
+BENCH ?= archival_search turn_overhead peers locomo_recall prompt_cache locomo_qa consolidation real_model
+BENCH_MODELS ?= qwen2.5-coder-0.5b qwen2.5-coder-1.5b
+BENCH_ARGS_archival_search = 10000 100000 --data $(LOCOMO)
+BENCH_ARGS_turn_overhead = 10 1000 10000 --data $(LOCOMO)
+BENCH_ARGS_peers = 10 1000 --data $(LOCOMO)
+BENCH_ARGS_locomo_recall = $(LOCOMO)
+BENCH_ARGS_prompt_cache = --model qwen2.5-coder-0.5b --turns 300 --previous-turns 20 --window 8192 --quiet
+BENCH_ARGS_locomo_qa = $(LOCOMO) --model qwen2.5-coder-1.5b --configs window,both
+BENCH_ARGS_consolidation = $(LOCOMO)
+BENCH_ARGS_real_model =
+
+bench: $(VENV)/.dev engine
+	$(BIN)/langgraph-memgpt engine prepare $(BENCH_MODELS)
+	$(foreach b,$(BENCH),$(BIN)/python tests/benchmarks/$(b).py $(BENCH_ARGS_$(b)) --figures $(BENCH_FIGURES) &&) true
+	$(BIN)/python tests/benchmarks/figures.py $(BENCH_FIGURES) README.md

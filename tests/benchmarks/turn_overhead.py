@@ -42,7 +42,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
-from langgraph_memgpt.checkpoints.history import read_log
+from langgraph_memgpt.checkpoints.history import QUEUE_CHANNEL, read_log
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.memory.recall import index_location
 from langgraph_memgpt.search.recall_index import RecallIndex
@@ -263,6 +263,7 @@ def run(
                 windows.append((size - mark) / STORAGE_WINDOW)
                 mark = size
         saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        parts = storage_parts(saver)
         index_bytes = recall_index_bytes(saver, db, "bench")
     total = file_bytes(db)
     tail = overheads[tail_start:]
@@ -276,6 +277,23 @@ def run(
         "bytes_per_token": total / max(1, conversation_tokens),
         "index_bytes_per_token": index_bytes / max(1, conversation_tokens),
         "tokens": conversation_tokens,
+        "parts": {**parts, "recall index": index_bytes},
+    }
+
+
+def storage_parts(saver: Any) -> dict[str, int]:
+    """Stored bytes (before SQLite's page slack) of the checkpoints, of the queue snapshots
+    among them (the checkpoints that hold the queue itself), and of the queue's writes."""
+    checkpoints = snapshots = 0
+    for type_, blob in saver.conn.execute("SELECT type, checkpoint FROM checkpoints"):
+        checkpoints += len(blob)
+        if QUEUE_CHANNEL in saver.serde.loads_typed((type_, blob))["channel_values"]:
+            snapshots += len(blob)
+    (writes,) = saver.conn.execute("SELECT sum(length(value)) FROM writes").fetchone()
+    return {
+        "checkpoints without snapshots": checkpoints - snapshots,
+        "queue snapshots": snapshots,
+        "queue writes": writes or 0,
     }
 
 
@@ -336,7 +354,12 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
     longest = max(results, key=lambda r: r["turns"])
-    summary = []
+    summary = [
+        f"storage by part at {longest['turns']:,} turns, bytes per turn: "
+        + ", ".join(
+            f"{name} {size / longest['turns']:,.0f}" for name, size in longest["parts"].items()
+        )
+    ]
     if len(longest["windows"]) >= 2:
         windows = ", ".join(f"{w:,.0f}" for w in longest["windows"])
         print(f"checkpoint bytes per turn, by 1,000-turn window: {windows}")

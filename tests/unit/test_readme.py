@@ -50,3 +50,25 @@ def test_every_name_the_readme_imports_exists() -> None:
         except (ImportError, AttributeError) as error:
             missing.append(f"{dotted}: {error}")
     assert not missing, "README names what the package no longer has:\n" + "\n".join(missing)
+
+
+def test_the_benchmark_tables_are_the_figures_files() -> None:
+    """Every figures block of the README is what ``tests/benchmarks/figures.json`` (written by
+    ``make bench``) renders to: a figure edited by hand, or a run not rendered, fails here."""
+    import json
+    import sys
+
+    sys.path.insert(0, str(README.parent / "tests" / "benchmarks"))
+    try:
+        from figures import BLOCK, FIGURES_FILE, fill
+    finally:
+        sys.path.pop(0)
+    text = README.read_text()
+    figures = json.loads(FIGURES_FILE.read_text())
+    blocks = [match.group(2) for match in BLOCK.finditer(text)]
+    assert blocks, "the README's Performance section has no figures blocks"
+    assert set(blocks) <= figures.keys(), "a README block has no figures: run make bench"
+    assert fill(text, figures) == text, (
+        "README tables differ from tests/benchmarks/figures.json: "
+        "run `python tests/benchmarks/figures.py`"
+    )
