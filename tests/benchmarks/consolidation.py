@@ -2,6 +2,7 @@
 
     python tests/benchmarks/consolidation.py ../shared/data/locomo-dev.json      # 1.5B, conv-30
     python tests/benchmarks/consolidation.py PATH --model qwen2.5-coder-0.5b --questions 10
+    python tests/benchmarks/consolidation.py PATH --figures FILE   # records the figures (README)
 
 One dev conversation (``--conversation``, default the shortest) is recorded as a thread, as
 ``locomo_qa.py`` records it (every turn a stamped user message "Speaker: ...", the checkpoints
@@ -49,13 +50,17 @@ from langgraph_memgpt.memory.recall import search_conversation
 from langgraph_memgpt.nodes.agent import AgentSpec
 
 sys.path.insert(0, str(Path(__file__).parent))
+from figures import add_figures_argument
+from figures import record as record_figures
 from locomo_qa import (
     CATEGORIES,
+    F1_COLUMNS,
     MAX_OUTPUT_TOKENS,
     MAX_STEPS,
     WINDOW,
     ask,
     branch_for,
+    f1_cells,
     fixed_section_tokens,
     question_text,
     record,
@@ -89,6 +94,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write the report and every answer (JSON) here")
     parser.add_argument("--quiet", action="store_true", help="no line per chunk or question")
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     data = json.loads(args.path.read_text())
 
@@ -145,15 +151,15 @@ def main(argv: list[str]) -> int:
                 for item in store.search(archive_namespace(consolidating), limit=100_000)
                 if item.value.get("kind") == "fact"
             ]
-            print(
-                f"\nconsolidated {result['messages']} messages in {result['chunks']} chunks, "
+            consolidated = (
+                f"consolidated {result['messages']} messages in {result['chunks']} chunks, "
                 f"{seconds:.0f} s ({per_100:.1f} s per 100 messages): {result['facts_added']} "
                 f"facts stored, {result['duplicates']} duplicates, {result['superseded']} "
                 f"superseded; {result['entities']} entity and {result['relations']} relation "
                 f"mentions merged: {entities} entities and {relations} relations in the "
-                f"knowledge graph; block edits {result['block_edits']}",
-                flush=True,
+                f"knowledge graph; block edits {result['block_edits']}"
             )
+            print(f"\n{consolidated}", flush=True)
             for note in result["notes"]:
                 print(f"  note: {note}")
             print(f"human block now: {human['human']['value'][:400]!r}")
@@ -211,11 +217,24 @@ def main(argv: list[str]) -> int:
         f"{statistics.median(a.seconds for a in answers['with']):.1f}, without "
         f"{statistics.median(a.seconds for a in answers['without']):.1f}"
     )
-    print(
+    line = (
         f"consolidation: {result['facts_added']} facts ({result['duplicates']} duplicates), "
         f"{entities} entities, {relations} relations, {per_100:.1f} s per 100 "
         f"messages; QA F1 with {overall['with']:.1f}, without {overall['without']:.1f} on "
         f"{len(questions)} questions"
+    )
+    print(line)
+    record_figures(
+        args.figures,
+        "consolidation",
+        summary=[consolidated, line],
+        columns=["QA, automatic retrieval", *F1_COLUMNS],
+        rows=[[f"{name} consolidation", *f1_cells(answers[name])] for name in answers],
+        notes=[
+            f"LoCoMo's {thread} ({len(messages)} messages, from {args.path.name}) consolidated "
+            f"with {args.model} at a {WINDOW}-token window; then {len(questions)} of its "
+            "questions asked through the agent, without and with what consolidation stored."
+        ],
     )
     return 0
 

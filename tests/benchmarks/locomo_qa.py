@@ -8,6 +8,7 @@ answer F1.
     python tests/benchmarks/locomo_qa.py ../shared/data/locomo-dev.json     # 1.5B, 100 questions
     python tests/benchmarks/locomo_qa.py PATH --model qwen2.5-coder-0.5b --questions 50 \\
         --configs window,retrieval --out /tmp/locomo_qa.json
+    python tests/benchmarks/locomo_qa.py PATH --figures FILE   # records the figures (README)
 
 Recording (no model call). Every turn of either speaker becomes a user message
 ("Caroline: ...", with "[shares an image: <caption>]" where it shared one), stamped with its
@@ -81,6 +82,8 @@ from langgraph_memgpt.tokens import count_text, counter
 from nltk.stem import PorterStemmer
 
 sys.path.insert(0, str(Path(__file__).parent))
+from figures import add_figures_argument
+from figures import record as record_figures
 from locomo_recall import session_time
 from prompt_cache import start_engine
 
@@ -92,6 +95,13 @@ CONFIGS: dict[str, tuple[bool, str]] = {
     "both": (True, "recall"),
 }
 """name -> (search tools offered, Context.retrieval)."""
+LABELS = {
+    "window": "window only",
+    "tools": "MemGPT tools only",
+    "retrieval": "automatic retrieval",
+    "both": "tools + automatic retrieval",
+}
+"""How the README's table names each configuration."""
 WINDOW = 4096
 MAX_OUTPUT_TOKENS = 128
 MAX_STEPS = 4
@@ -465,6 +475,25 @@ def report(name: str, answered: Sequence[Answered]) -> float:
     return overall
 
 
+F1_COLUMNS = ["F1 overall", *CATEGORIES.values(), "s/question p50"]
+
+
+def f1_cells(answered: Sequence[Answered]) -> list[Any]:
+    """F1 overall and by category (blank for a category not asked), and seconds per question:
+    a row of the README's table."""
+    by_category: dict[int, list[float]] = defaultdict(list)
+    for a in answered:
+        by_category[a.question.category].append(a.f1)
+    return [
+        f"{100 * statistics.mean(a.f1 for a in answered):.1f}",
+        *(
+            f"{100 * statistics.mean(by_category[c]):.1f}" if by_category[c] else None
+            for c in CATEGORIES
+        ),
+        f"{statistics.median(a.seconds for a in answered):.1f}",
+    ]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("path", type=Path, help="a LoCoMo-format JSON file")
@@ -474,6 +503,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="write every question and reply (JSON) here")
     parser.add_argument("--quiet", action="store_true", help="no line per question")
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
     for name in names:
@@ -508,9 +538,27 @@ def main(argv: list[str]) -> int:
         print(f"  {name}: {overall[name]:.1f}")
     best = max(names, key=lambda n: overall[n])
     print(f"best configuration: {best}")
-    print(
+    line = (
         f"locomo qa: F1 overall {overall[best]:.1f} (window only {overall['window']:.1f}) on "
         f"{len(questions)} questions"
+    )
+    print(line)
+    record_figures(
+        args.figures,
+        "locomo_qa",
+        summary=[line],
+        columns=["model, questions", "configuration", *F1_COLUMNS],
+        rows=[
+            [f"{args.model}, {len(questions)}", LABELS[name], *f1_cells(results[name])]
+            for name in names
+        ],
+        notes=[
+            f"{len(questions)} questions (seed {args.seed}) from "
+            f"{len({q.sample_id for q in questions})} conversations of {args.path.name} "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(spread.items()))}), asked through the "
+            f"agent on the embedded engine with {args.model} at a {WINDOW}-token window; "
+            "scored with LoCoMo's answer F1."
+        ],
     )
     return 0
 

@@ -9,6 +9,7 @@ recall@1/5/10/25 of the evidence turns is printed per category and overall.
 
     python tests/benchmarks/locomo_recall.py ../shared/data/locomo-dev.json
     python tests/benchmarks/locomo_recall.py PATH --limit 100 --latency 1000,10000,100000
+    python tests/benchmarks/locomo_recall.py PATH --figures FILE   # records the figures (README)
 
 Then, on a file of several conversations, the ranking constants are cross-validated: for each
 conversation, the tuning (``SearchTuning``; ``TUNINGS`` lists the alternatives, the shipped
@@ -38,6 +39,8 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import numpy as np
+from figures import add_figures_argument
+from figures import record as record_figures
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, RemoveMessage
 from langgraph_memgpt import build_graph
 from langgraph_memgpt.checkpoints import open_sqlite_checkpointer
@@ -351,11 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the recall evaluation, print only the latency table",
     )
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["MEMGPT_RECALL_INDEX"] = ""
         if args.latency_only:
-            latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
+            timed = latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
+            record_latency(args.figures, args.path, timed)
             return 0
         result = evaluate(args.path, args.limit, Path(tmp))
         print(f"{result['asked']} questions with evidence")
@@ -379,31 +384,80 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"recall index size: {result['index_bytes_per_message']:,.0f} bytes per message")
         shipped = 100 * statistics.mean(result["overall"][10])
-        print(f"recall@10 with the shipped constants: {shipped:.1f}%")
+        summary = [f"recall@10 with the shipped constants: {shipped:.1f}%"]
+        print(summary[-1])
         crossed = None
         if (
             args.limit is None
             and len({s["sample_id"] for s in json.loads(Path(args.path).read_text())}) > 1
         ):
             crossed = cross_validate(args.path, Path(tmp))
-            print(f"leave-one-conversation-out ({len(TUNINGS)} tunings to choose from):")
+            summary.append(f"leave-one-conversation-out ({len(TUNINGS)} tunings to choose from):")
+            print(summary[-1])
             for sample_id, tuning, held in crossed["folds"]:
-                print(
+                summary.append(
                     f"  {sample_id}: recall@10 {100 * held:.1f}% with rrf_k {tuning.rrf_k}, "
                     f"semantic weight {tuning.semantic_weight}, neighbour weights "
                     f"{tuning.fts_weights[2]}/{tuning.fts_weights[4]}"
                 )
+                print(summary[-1])
+        timed: list[dict[str, float]] = []
         if args.latency:
             print("latency by thread size (synthetic messages):")
-            latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
+            timed = latency([int(s) for s in args.latency.split(",")], Path(tmp), args.path)
     if crossed is None:
-        print(f"recall@10 overall: {shipped:.1f}% (shipped constants)")
+        summary.append(f"recall@10 overall: {shipped:.1f}% (shipped constants)")
     else:
-        print(
+        summary.append(
             f"recall@10 overall: {100 * crossed['recall']:.1f}% (leave-one-conversation-out, "
             f"{crossed['questions']} questions)"
         )
+    print(summary[-1])
+
+    def percent(scores: dict[int, list[float]]) -> list[str]:
+        return [f"{100 * statistics.mean(scores[k]):.1f}%" for k in KS]
+
+    conversations = len(json.loads(Path(args.path).read_text()))
+    record_figures(
+        args.figures,
+        "locomo_recall",
+        summary=summary,
+        columns=["category", *(f"R@{k}" for k in KS), "n"],
+        rows=[
+            [f"{category} {CATEGORIES.get(category, '')}", *percent(scores), len(scores[KS[0]])]
+            for category, scores in sorted(result["per_category"].items())
+        ]
+        + [["**overall**", *percent(result["overall"]), result["asked"]]],
+        notes=[
+            f"Data: {Path(args.path).name}, {conversations} conversations, {result['asked']} "
+            f"questions with evidence; the table is the shipped constants'. Search p50 on these "
+            f"threads {1000 * statistics.median(lat):.1f} ms (query embedding included); the "
+            f"recall index takes {result['index_bytes_per_message']:,.0f} bytes per message."
+        ],
+    )
+    if timed:
+        record_latency(args.figures, args.path, timed)
     return 0
+
+
+def record_latency(path: Path | None, data: str, timed: list[dict[str, float]]) -> None:
+    """The latency table (``--latency``) under its own name, ``locomo_recall_latency``."""
+    record_figures(
+        path,
+        "locomo_recall_latency",
+        summary=[
+            f"{r['size']:,} messages: search p50 {r['p50']:.1f} ms, p95 {r['p95']:.1f} ms; "
+            f"keeping the index current: {r['index_per_turn']:.1f} ms per turn"
+            for r in timed
+        ],
+        columns=["messages in the thread", "search p50 ms", "p95 ms",
+                 "keeping the index current, ms per turn"],
+        rows=[[int(r["size"]), r["p50"], r["p95"], r["index_per_turn"]] for r in timed],
+        notes=[
+            f"Turns drawn at random from {Path(data).name}, its questions as the queries; "
+            "query embedding included."
+        ],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -17,6 +17,8 @@ reports as ``usage_metadata["input_tokens"]`` and ``["input_token_details"]["cac
     python tests/benchmarks/prompt_cache.py --model qwen2.5-coder-0.5b --turns 300 \\
         --previous-turns 40 --quiet --out /tmp/prompt_cache.json     # the README's run
 
+``--figures FILE`` records the last line and a table (one row per layout) for the README.
+
 The conversation is real text: the turns of one LoCoMo conversation (``--data``, default
 ``/work/shared/data/locomo-dev.json``; ``--conversation``, default its first, conv-26), session
 after session, each turn of either speaker sent as a user message prefixed with the speaker's
@@ -87,6 +89,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from figures import add_figures_argument, record
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.outputs import LLMResult
@@ -345,6 +348,25 @@ def report(run: LayoutRun) -> None:
         print(f"  {failure[:200]}")
 
 
+def table_row(label: str, turns: int, calls: list[dict[str, Any]]) -> list[Any]:
+    """A row of the README's table: the model calls that answered, over ``turns`` turns."""
+    answered = [c for c in calls if not c["error"]]
+    agent = [c for c in answered if c["node"] == "reason"]
+    share = f"{100 * cached_share(answered):.1f}%"
+    if len(agent) != len(answered):
+        share += f" (agent calls alone {100 * cached_share(agent):.1f}%)"
+    seconds = [c["seconds"] for c in answered]
+    return [
+        label,
+        turns,
+        len(answered),
+        sum(c["prompt"] for c in answered),
+        share,
+        round(percentile([c["prompt"] - c["cached"] for c in answered], 0.5)),
+        f"{percentile(seconds, 0.5):.2f} / {percentile(seconds, 0.95):.2f}",
+    ]
+
+
 def start_engine(model: str, window: int, max_output_tokens: int) -> None:
     """Start the embedded engine (load the model) before the clock of any call runs."""
     started = time.perf_counter()
@@ -372,6 +394,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--conversation", help="sample_id (default: the file's first)")
     parser.add_argument("--out", type=Path, help="write every model call and turn (JSON) here")
     parser.add_argument("--quiet", action="store_true", help="no line per turn")
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     layouts = [layout.strip() for layout in args.layouts.split(",") if layout.strip()]
     for layout in layouts:
@@ -434,20 +457,44 @@ def main(argv: list[str]) -> int:
         run = runs.get(layout)
         return f"{p50_call(run):.2f} s" if run else "n/a"
 
+    rows = [table_row(name, len(run.turns), run.calls) for name, run in runs.items()]
     if len(runs) == len(LAYOUTS) and len(runs["classic"].turns) < len(runs["cached"].turns):
         both = len(runs["classic"].turns)
         same = LayoutRun("cached")
         same.calls = [c for c in runs["cached"].calls if c["turn"] <= both]
+        first = table_row(f"cached, first {both} turns", both, same.calls)
+        rows.insert(list(runs).index("cached") + 1, first)
         print(
             f"\nthe previous layout ran the first {both} turns only; over those turns: cached "
             f"layout {100 * cached_share(same.calls):.1f}%, p50 per call {p50_call(same):.2f} s; "
             f"previous layout {100 * cached_share(runs['classic'].calls):.1f}%, p50 per call "
             f"{p50_call(runs['classic']):.2f} s. The line below takes each layout's whole run."
         )
-    print(
-        f"\nprompt cache: {share('cached')} of prompt tokens cached (previous layout "
+    line = (
+        f"prompt cache: {share('cached')} of prompt tokens cached (previous layout "
         f"{share('classic')}), p50 per call {p50('cached')} (previous layout {p50('classic')})"
     )
+    print(f"\n{line}")
+    record(
+        args.figures,
+        "prompt_cache",
+        summary=[line],
+        columns=["layout", "turns", "model calls", "prompt tokens", "from the engine's cache",
+                 "processed per call (p50)", "s per call p50 / p95"],
+        rows=rows,
+        notes=[
+            f"The turns of LoCoMo {sample_id}, each turn of either speaker as a user message, "
+            f"through the graph on the embedded engine: model {args.model}, window "
+            f"{args.window}, max_steps {MAX_STEPS}, max_output_tokens {MAX_OUTPUT_TOKENS}.",
+            "; ".join(
+                f"{name} layout: {run.evictions} evictions ({run.evicted_messages} messages "
+                f"evicted), {run.core_edits} core-memory edits, {len(run.failed_turns)} failed "
+                "turns"
+                for name, run in runs.items()
+            )
+            + ".",
+        ],
+    )  # fmt: skip
     return 0
 
 

@@ -5,6 +5,7 @@ sqlite-vec archive with all-MiniLM-L6-v2 embeddings: everything a user's chat wo
 
     python tests/benchmarks/real_model.py                      # both Qwen models, 4K window
     python tests/benchmarks/real_model.py --models qwen2.5-coder-0.5b --window 4096
+    python tests/benchmarks/real_model.py --figures FILE   # records the figures (README)
 
 The script (``SCENARIO``) is one thread in four sessions: the user tells 22 facts of several
 kinds (names, preferences, dates, plans; two of them later change and replace the older
@@ -42,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from figures import add_figures_argument, record
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage, ToolMessage
 from langchain_core.outputs import LLMResult
@@ -302,12 +304,31 @@ def report(result: Result) -> str:
     )
 
 
+def table_row(result: Result) -> list[Any]:
+    """One model's row of the README's table."""
+    calls = result.meter.calls
+    prompt = sum(c["prompt"] for c in calls)
+    cached = sum(c["cached"] for c in calls)
+    attempted = result.calls_run + result.unreadable + result.raw_json_replies
+    return [
+        result.model,
+        f"{result.facts_stored}/{len(QUESTIONS)}",
+        f"{result.answered}/{len(QUESTIONS)}",
+        result.raw_json_replies,
+        f"{result.calls_run}/{attempted} ({result.calls_from_text} read from text)",
+        f"{statistics.median(result.turn_seconds):.1f}",
+        f"{percentile(result.turn_seconds, 0.95):.1f}",
+        f"{100 * cached / max(prompt, 1):.0f}%",
+    ]
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", default=",".join(MODELS), help="comma-separated")
     parser.add_argument("--window", type=int, default=4096)
     parser.add_argument("--out", type=Path, help="write each model's transcript (JSON) here")
     parser.add_argument("--quiet", action="store_true", help="no line per turn")
+    add_figures_argument(parser)
     args = parser.parse_args(argv)
     facts_told = sum(isinstance(i, Fact) for _, items in SCENARIO for i in items)
     print(
@@ -315,18 +336,39 @@ def main(argv: list[str]) -> int:
         f"{len(QUESTIONS)} questions, window {args.window}",
         flush=True,
     )
-    lines = []
+    lines, rows, per_call = [], [], []
     with tempfile.TemporaryDirectory(prefix="memgpt-real-model-") as folder:
         for model in args.models.split(","):
             print(f"\n-- {model}", flush=True)
             result = run_model(model, args.window, Path(folder), verbose=not args.quiet)
             lines.append(report(result))
+            rows.append(table_row(result))
+            seconds = [c["seconds"] for c in result.meter.calls]
+            per_call.append(
+                f"{model} {statistics.median(seconds):.1f} s per model call (p50), "
+                f"{len(result.failed_turns)} failed turns"
+            )
             if args.out:
                 args.out.mkdir(parents=True, exist_ok=True)
                 (args.out / f"{model}.json").write_text(json.dumps(result.transcript, indent=1))
     print()
     for line in lines:
         print(line)
+    record(
+        args.figures,
+        "real_model",
+        summary=lines,
+        columns=["model", "facts stored (core or archival)", "answered", "raw-JSON replies",
+                 "tool calls run / attempted", "s/turn p50", "p95",
+                 "prompt tokens from the engine's cache"],
+        rows=rows,
+        notes=[
+            f"One thread in {len(SCENARIO)} sessions on the embedded engine at a "
+            f"{args.window}-token window: {facts_told} facts told "
+            f"({facts_told - len(QUESTIONS)} later replaced), then {len(QUESTIONS)} questions.",
+            "; ".join(per_call) + ".",
+        ],
+    )  # fmt: skip
     return 0
 
 
