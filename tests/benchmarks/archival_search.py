@@ -45,8 +45,6 @@ from real_text import Question, docstring_paragraphs, embed_cached, locomo_needl
 DIMS = 384
 USERS = (("archival", "ada"), ("archival", "bob"))
 QUERIES = 200
-HELD_OUT_EVERY = 500
-"""One documentation paragraph in this many is held out of the index, as a query."""
 
 
 class Precomputed(Embeddings):
@@ -157,10 +155,11 @@ class RealText:
 
     def __init__(self, locomo: Path, largest: int) -> None:
         self.needles, questions = locomo_needles(locomo)
-        paragraphs = docstring_paragraphs(largest + largest // HELD_OUT_EVERY + QUERIES + 1)
-        self.distractors = [p for i, p in enumerate(paragraphs) if i % HELD_OUT_EVERY != 1]
-        held_out = [p for i, p in enumerate(paragraphs) if i % HELD_OUT_EVERY == 1]
-        self.held_out = held_out[:QUERIES]
+        # The held-out paragraphs come after every distractor any size takes, so a run's
+        # passages are a prefix of a larger run's (their cached vectors are shared).
+        paragraphs = docstring_paragraphs(largest + QUERIES)
+        self.distractors = paragraphs[:-QUERIES]
+        self.held_out = paragraphs[-QUERIES:]
         self.questions = questions
         self.available = len(self.needles) + len(self.distractors)
 

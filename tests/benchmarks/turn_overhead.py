@@ -5,8 +5,9 @@ checkpoint file for each requested number of turns. The conversation is real tex
 of the LoCoMo dev file replayed in order and cycled (``--data``; ``--synthetic`` is the old
 random-word generator, labelled as such). For each length it prints:
 - the median per-turn time of everything except model calls over the last 100 turns (the
-  cost *at* that length), and LangGraph's floor measured right after it (three empty nodes on
-  the same saver), and their ratio;
+  cost *at* that length; a shorter length is repeated on new threads to 100 turns), LangGraph's
+  floor (three empty nodes on the same saver, one of its turns after each of those turns, so
+  both see the same machine), and their ratio;
 - the checkpoint bytes added per turn over the last 1,000 turns, and the checkpoint file's
   and the recall index's bytes per token of conversation.
 For the longest run it prints the bytes per turn of every 1,000-turn window, and from which
@@ -193,27 +194,43 @@ class FloorState(TypedDict):
     step: int
 
 
+class Floor:
+    """LangGraph's own cost per turn on this machine: three do-nothing nodes on our saver, a
+    new file and thread each time (no graph of this shape can go below it)."""
+
+    def __init__(self, workdir: Path, durability: str) -> None:
+        builder = StateGraph(FloorState)
+        for name, nxt in (("a", "b"), ("b", "c"), ("c", None)):
+            builder.add_node(name, lambda s: {"step": 1})
+            if nxt:
+                builder.add_edge(name, nxt)
+        builder.add_edge(START, "a")
+        self.durability = durability
+        self._opened = open_sqlite_checkpointer(Path(tempfile.mkdtemp(dir=workdir)) / "f.sqlite")
+        self.graph = builder.compile(checkpointer=self._opened.__enter__())
+        for _ in range(10):  # its first turns are not its floor
+            self.turn()
+
+    def turn(self) -> float:
+        started = time.perf_counter()
+        self.graph.invoke(
+            {"messages": [("user", "hi")]},
+            {"configurable": {"thread_id": "f"}},
+            durability=self.durability,
+        )
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self._opened.__exit__(None, None, None)
+
+
 def langgraph_floor(workdir: Path, durability: str, turns: int = 200) -> float:
-    """Median time of a turn through three do-nothing nodes on the same saver: LangGraph's own
-    cost per turn on this machine, which no graph of this shape can go below."""
-    builder = StateGraph(FloorState)
-    for name, nxt in (("a", "b"), ("b", "c"), ("c", None)):
-        builder.add_node(name, lambda s: {"step": 1})
-        if nxt:
-            builder.add_edge(name, nxt)
-    builder.add_edge(START, "a")
-    times = []
-    with open_sqlite_checkpointer(workdir / "floor.sqlite") as saver:
-        graph = builder.compile(checkpointer=saver)
-        for _ in range(turns):
-            started = time.perf_counter()
-            graph.invoke(
-                {"messages": [("user", "hi")]},
-                {"configurable": {"thread_id": "f"}},
-                durability=durability,
-            )
-            times.append(time.perf_counter() - started)
-    return statistics.median(times[10:]) * 1000
+    """Median ms of ``turns`` turns of a new :class:`Floor`."""
+    floor = Floor(workdir, durability)
+    try:
+        return statistics.median(floor.turn() for _ in range(turns)) * 1000
+    finally:
+        floor.close()
 
 
 def warm_up(workdir: Path, durability: str) -> None:
@@ -234,30 +251,40 @@ def run(
     turns: int, workdir: Path, conversation: Conversation, durability: str = "exit"
 ) -> dict[str, Any]:
     """One thread of ``turns`` turns on a new checkpoint file: the overhead at its end, and its
-    storage (also per 1,000-turn window, each read after folding the WAL into the file)."""
+    storage (also per 1,000-turn window, each read after folding the WAL into the file).
+
+    Over the last 100 turns a turn of LangGraph's floor follows each of ours, so the two are
+    measured under the same conditions. A length under 100 turns is repeated on new threads
+    (after the storage is read) until it has 100 such pairs: ten turns alone make a noisy
+    median."""
     db = workdir / f"bench-{turns}.sqlite"
     ctx = Context(context_window=WINDOW)
     model = make_model(conversation, ctx.block_char_limit)
     overheads: list[float] = []
+    floors: list[float] = []
     conversation_tokens = 0
     windows: list[float] = []  # bytes per turn in each 1,000-turn window
-    tail_start = max(0, turns - 100)
+    floor = Floor(workdir, durability)
+
+    def turn(config: dict[str, Any], number: int) -> dict[str, Any]:
+        text = conversation.user(number)
+        model.seconds_inside = 0.0
+        started = time.perf_counter()
+        state = agent.invoke(
+            {"messages": [("user", text)]}, config, context=ctx, durability=durability
+        )
+        overheads.append(time.perf_counter() - started - model.seconds_inside)
+        if number >= turns - 100:
+            floors.append(floor.turn())
+        reply = state["messages"][-2].tool_calls[0]["args"].get("message", "")
+        return {"tokens": count_text(text) + count_text(reply)}
+
     with open_sqlite_checkpointer(db) as saver:
         agent = build_graph(model, checkpointer=saver)
-        config = {"configurable": {"thread_id": "bench"}}
         mark = file_bytes(db)
-        for turn in range(turns):
-            text = conversation.user(turn)
-            model.seconds_inside = 0.0
-            started = time.perf_counter()
-            state = agent.invoke(
-                {"messages": [("user", text)]}, config, context=ctx, durability=durability
-            )
-            elapsed = time.perf_counter() - started
-            overheads.append(elapsed - model.seconds_inside)
-            reply = state["messages"][-2].tool_calls[0]["args"].get("message", "")
-            conversation_tokens += count_text(text) + count_text(reply)
-            if (turn + 1) % STORAGE_WINDOW == 0:
+        for number in range(turns):
+            conversation_tokens += turn({"configurable": {"thread_id": "bench"}}, number)["tokens"]
+            if (number + 1) % STORAGE_WINDOW == 0:
                 saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 size = file_bytes(db)
                 windows.append((size - mark) / STORAGE_WINDOW)
@@ -265,12 +292,19 @@ def run(
         saver.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         parts = storage_parts(saver)
         index_bytes = recall_index_bytes(saver, db, "bench")
-    total = file_bytes(db)
-    tail = overheads[tail_start:]
+        total = file_bytes(db)
+        tail = overheads[max(0, turns - 100) :]
+        for repeat in range(1, -(-100 // turns)):
+            overheads.clear()
+            for number in range(turns):
+                turn({"configurable": {"thread_id": f"bench-{repeat}"}}, number)
+            tail += overheads
+    floor.close()
     return {
         "turns": turns,
         "p50_ms": statistics.median(tail) * 1000,
         "p95_ms": sorted(tail)[int(0.95 * (len(tail) - 1))] * 1000,
+        "floor_ms": statistics.median(floors) * 1000,
         "bytes_per_turn_tail": windows[-1] if windows else total / turns,
         "windows": windows,
         "bytes_total": total,
@@ -341,9 +375,6 @@ def main(argv: list[str] | None = None) -> int:
         for turns in args.turns:
             conversation = Conversation(args.data, synthetic=args.synthetic)
             r = run(turns, Path(tmp), conversation, args.durability)
-            # The floor is measured right after each length: whatever else shares the cores
-            # then weighs on both sides of the ratio.
-            r["floor_ms"] = langgraph_floor(Path(tmp), args.durability)
             results.append(r)
             print(
                 f"{turns:>7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['floor_ms']:>9.2f} "
