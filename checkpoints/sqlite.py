@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph_memgpt.checkpoints.queue_cache import QueueCache, Reducer, load_steps
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
-from langgraph_memgpt.steps import Call, adrive, drive
+from langgraph_memgpt.steps import Call, NodeSteps, adrive, drive
 from langgraph_memgpt.storage import StorageError, check_database_file, storage_error
 
 # Checkpoint rows are 1-3 KB after compression: with SQLite's default 4 KB pages only one or
@@ -111,6 +111,26 @@ def _split(channels: Sequence[str], cache: QueueCache) -> tuple[list[str], list[
     return cached, [ch for ch in channels if ch not in cache.reducers]
 
 
+def _cached_load(
+    saver: Any,
+    config: RunnableConfig,
+    channels: list[str],
+    query: Callable[[str, tuple], Call],
+    walk_at: Callable[[str], Call],
+) -> NodeSteps[Mapping[str, DeltaChannelHistory]]:
+    """``queue_cache.load_steps`` for one of our savers (its reads passed in, sync or async)."""
+    return load_steps(
+        saver.queue_cache,
+        thread_id=str(config["configurable"]["thread_id"]),
+        checkpoint_ns=config["configurable"].get("checkpoint_ns", ""),
+        target=get_checkpoint_id(config),
+        channels=channels,
+        query=query,
+        walk=walk_at,
+        loads=saver.serde.loads_typed,
+    )
+
+
 class CheckedSqliteSaver(SqliteSaver):
     """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
     StorageError naming the file and the fix, and which rebuilds the queue of a thread's next
@@ -149,18 +169,7 @@ class CheckedSqliteSaver(SqliteSaver):
             )
 
         with _clear_errors(self.path):
-            history = drive(
-                load_steps(
-                    self.queue_cache,
-                    thread_id=str(config["configurable"]["thread_id"]),
-                    checkpoint_ns=config["configurable"].get("checkpoint_ns", ""),
-                    target=get_checkpoint_id(config),
-                    channels=cached,
-                    query=query,
-                    walk=walk_at,
-                    loads=self.serde.loads_typed,
-                )
-            )
+            history = drive(_cached_load(self, config, cached, query, walk_at))
             if others:
                 history = {**history, **walk(config=config, channels=others)}
         return history
@@ -219,18 +228,7 @@ class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
             )
 
         with _clear_errors(self.path):
-            history = await adrive(
-                load_steps(
-                    self.queue_cache,
-                    thread_id=str(config["configurable"]["thread_id"]),
-                    checkpoint_ns=config["configurable"].get("checkpoint_ns", ""),
-                    target=get_checkpoint_id(config),
-                    channels=cached,
-                    query=query,
-                    walk=walk_at,
-                    loads=self.serde.loads_typed,
-                )
-            )
+            history = await adrive(_cached_load(self, config, cached, query, walk_at))
             if others:
                 history = {**history, **await walk(config=config, channels=others)}
         return history
