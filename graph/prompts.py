@@ -339,6 +339,14 @@ def with_retrieved(
     return prompt, None
 
 
+def shows_retrieved(queue: Sequence[BaseMessage], retrieved: RetrievedMemory | None) -> bool:
+    """Whether :func:`with_retrieved` puts a note in a prompt made of ``queue``: there are
+    hits, and the message they were found for is still queued."""
+    if not retrieved or not retrieved["hits"]:
+        return False
+    return any(message.id == retrieved["for_message_id"] for message in reversed(queue))
+
+
 def is_retrieved_note(message: BaseMessage) -> bool:
     return (
         isinstance(message, HumanMessage)

@@ -21,7 +21,7 @@ from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import Block, TokenBudget, utc_now
 from langgraph_memgpt.memory.archive import archive_namespace
 from langgraph_memgpt.models import is_local_model, load_chat_model
-from langgraph_memgpt.nodes.budget import assemble_prompt
+from langgraph_memgpt.nodes.budget import assemble_prompt, measure_prompt
 from langgraph_memgpt.tokens import counter
 from langgraph_memgpt.tools.archival import ARCHIVAL_TOOLS
 from langgraph_memgpt.tools.base import AgentTool
@@ -159,6 +159,20 @@ class AgentSpec:
     ) -> tuple[list[BaseMessage], TokenBudget]:
         """The prompt the next model call sends, and its size by section."""
         return assemble_prompt(
+            state,
+            ctx,
+            tool_tokens=self.tool_schema_tokens(store, state.get("knowledge_graph", False)),
+            archival_count=lambda: self.archival_count(store, ctx),
+        )
+
+    def measure(
+        self,
+        state: Mapping[str, Any],
+        store: BaseStore | None,
+        ctx: Context,
+    ) -> TokenBudget:
+        """The size by section of the prompt :meth:`assemble` would build, without building it."""
+        return measure_prompt(
             state,
             ctx,
             tool_tokens=self.tool_schema_tokens(store, state.get("knowledge_graph", False)),

@@ -1,7 +1,9 @@
 """The prompt a model call sends, and the token budget that describes it.
 
-The same :func:`assemble_prompt` measures the next prompt in ``check_memory_pressure`` and
-builds it in ``reason``, so the budget always describes exactly what the model receives. The
+:func:`assemble_prompt` builds the prompt in ``reason``; :func:`measure_prompt` gives the same
+budget without building it, for the checks before a call (``check_memory_pressure``,
+eviction, retrieval's room). Both read the state through one :class:`_PromptParts`, so the
+budget always describes exactly what the model receives. The
 counts are tiktoken's (``tokens.py``), corrected by what the model reported for its last call
 (:func:`calibrated`), since a local model's tokenizer and chat template count differently.
 """
@@ -22,6 +24,7 @@ from langgraph_memgpt.graph.prompts import (
     render_core_memory,
     render_metadata,
     render_summary,
+    shows_retrieved,
     with_retrieved,
 )
 from langgraph_memgpt.graph.state import Block, PromptCore, Summary, TokenBudget
@@ -56,32 +59,60 @@ def assemble_prompt(
     the passages in the user's archive (None without a store, -1 when the store cannot
     count), asked only when the metadata is rendered.
     """
-    summary: Summary | None = state.get("summary") or None
-    queue: Sequence[BaseMessage] = state.get("messages") or []
-    cached = ctx.prompt_layout == "cached"
-    if cached:
-        core = state.get("prompt_core") or fold_core(state, archival_count())
-        blocks, metadata = core["blocks"], core["metadata"]
-        prompt = build_cached_prompt(blocks, metadata, summary, queue)
+    parts = _PromptParts(state, ctx, archival_count)
+    if parts.cached:
+        prompt = build_cached_prompt(parts.blocks, parts.metadata, parts.summary, parts.queue)
     else:
-        blocks = state.get("blocks") or {}
-        metadata = memory_metadata(blocks, summary, queue, archival_count())
-        prompt = build_prompt(blocks, metadata, summary, queue)
-    prompt, note = with_retrieved(prompt, state.get("retrieved"))
-    budget = token_budget(
-        blocks,
-        summary,
-        queue,
-        metadata,
-        ctx,
-        state.get("budget"),
-        tool_tokens,
-        cached=cached,
-        # Counted once, when the note was made (nodes/retrieve.py): it is rendered from the
-        # same hits on every call of the turn.
-        retrieved_tokens=state["retrieved"]["tokens"] if note is not None else 0,
-    )
-    return prompt, budget
+        prompt = build_prompt(parts.blocks, parts.metadata, parts.summary, parts.queue)
+    prompt, _ = with_retrieved(prompt, state.get("retrieved"))
+    return prompt, parts.budget(state, ctx, tool_tokens)
+
+
+def measure_prompt(
+    state: Mapping[str, Any],
+    ctx: Context,
+    *,
+    tool_tokens: int,
+    archival_count: Callable[[], int | None],
+) -> TokenBudget:
+    """The budget of the prompt :func:`assemble_prompt` builds for ``state``, without
+    building it: the checks before a model call (pressure, eviction, retrieval's room) need
+    only the sizes, and building defuses and copies every queued message."""
+    return _PromptParts(state, ctx, archival_count).budget(state, ctx, tool_tokens)
+
+
+class _PromptParts:
+    """What a prompt is made of, read from the state once for both the prompt and its budget."""
+
+    def __init__(
+        self, state: Mapping[str, Any], ctx: Context, archival_count: Callable[[], int | None]
+    ) -> None:
+        self.summary: Summary | None = state.get("summary") or None
+        self.queue: Sequence[BaseMessage] = state.get("messages") or []
+        self.cached = ctx.prompt_layout == "cached"
+        if self.cached:
+            core = state.get("prompt_core") or fold_core(state, archival_count())
+            self.blocks: Mapping[str, Block] = core["blocks"]
+            self.metadata: str = core["metadata"]
+        else:
+            self.blocks = state.get("blocks") or {}
+            self.metadata = memory_metadata(self.blocks, self.summary, self.queue, archival_count())
+
+    def budget(self, state: Mapping[str, Any], ctx: Context, tool_tokens: int) -> TokenBudget:
+        retrieved = state.get("retrieved")
+        return token_budget(
+            self.blocks,
+            self.summary,
+            self.queue,
+            self.metadata,
+            ctx,
+            state.get("budget"),
+            tool_tokens,
+            cached=self.cached,
+            # Counted once, when the note was made (nodes/retrieve.py): it is rendered from
+            # the same hits on every call of the turn.
+            retrieved_tokens=retrieved["tokens"] if shows_retrieved(self.queue, retrieved) else 0,
+        )
 
 
 def fold_core(state: Mapping[str, Any], archival_count: int | None) -> PromptCore:

@@ -105,5 +105,5 @@ def evict_steps(state: MemGPTState, runtime: Runtime[Context], *, agent: AgentSp
         remaining["prompt_core"] = update["prompt_core"] = fold_core(
             remaining, agent.archival_count(runtime.store, ctx)
         )
-    _, update["budget"] = agent.assemble(remaining, runtime.store, ctx)
+    update["budget"] = agent.measure(remaining, runtime.store, ctx)
     return update

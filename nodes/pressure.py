@@ -115,7 +115,7 @@ def check_memory_pressure(
         core = fold_core({**state, "blocks": blocks}, agent.archival_count(runtime.store, ctx))
         update["prompt_core"] = core
 
-    _, budget = agent.assemble({**state, "blocks": blocks, "prompt_core": core}, runtime.store, ctx)
+    budget = agent.measure({**state, "blocks": blocks, "prompt_core": core}, runtime.store, ctx)
     fixed = fixed_tokens(budget)
     if fixed >= ctx.flush_fraction * ctx.prompt_window:
         raise ContextWindowTooSmallError(
@@ -142,7 +142,7 @@ def check_memory_pressure(
     if replaced:
         queue = [replaced.get(m.id, m) for m in state["messages"]]
         update["messages"] = list(replaced.values())
-        _, budget = agent.assemble(
+        budget = agent.measure(
             {**state, "blocks": blocks, "prompt_core": core, "messages": queue}, runtime.store, ctx
         )
 

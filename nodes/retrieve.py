@@ -190,7 +190,7 @@ def retrieval_steps(
     thread = (config.get("configurable") or {}).get("thread_id")
     thread_id = str(thread) if thread is not None else None
     # Off the event loop: assembling counts tokens and may ask the store for its size.
-    _, budget = yield blocking(agent.assemble, {**state, "retrieved": None}, runtime.store, ctx)
+    budget = yield blocking(agent.measure, {**state, "retrieved": None}, runtime.store, ctx)
     room = int(ctx.flush_fraction * ctx.prompt_window) - budget["budget"]
     max_tokens = min(ctx.retrieval_token_cap, room)
     result = RetrievedMemory(

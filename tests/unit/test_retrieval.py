@@ -18,6 +18,7 @@ from langgraph_memgpt.archival import SqliteVecStore, default_index_config
 from langgraph_memgpt.graph.prompts import RETRIEVED_INTRO, is_retrieved_note, reply_text
 from langgraph_memgpt.models import is_local_model
 from langgraph_memgpt.nodes.agent import AgentSpec
+from langgraph_memgpt.nodes.budget import assemble_prompt, measure_prompt
 from langgraph_memgpt.testing import ScriptedChatModel, call, reply, tool_turn
 from langgraph_memgpt.tokens import counter
 
@@ -84,6 +85,15 @@ def test_an_evicted_fact_reaches_the_model_before_the_question() -> None:
     assert budget["retrieved"] <= context.retrieval_token_cap
     sections = ("system", "core_memory", "tools", "summary", "queue", "retrieved")
     assert budget["estimate"] == sum(budget[key] for key in sections)
+    # The checks before a call measure the prompt without building it: the same budget, in
+    # both layouts, note included.
+    values = graph.get_state(config).values
+    for layout in ("cached", "classic"):
+        laid_out = Context(context_window=WINDOW, retrieval="recall", prompt_layout=layout)
+        sizes = {"tool_tokens": 321, "archival_count": lambda: None}
+        _, assembled = assemble_prompt(values, laid_out, **sizes)
+        assert assembled["retrieved"] == retrieved["tokens"]
+        assert measure_prompt(values, laid_out, **sizes) == assembled
 
     # The prompt before the queue is what the previous call sent: the engine's cache holds.
     previous = model.prompts[before - 1]
