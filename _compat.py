@@ -15,6 +15,7 @@ imported when used, never here.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -44,9 +45,11 @@ __all__ = [
     "api_server_store",
     "delta_snapshot_value",
     "filter_matches",
+    "is_exit_delta_write",
     "namespace_matches",
     "node_runnable",
     "postgres_cursor",
+    "run_executor_key",
     "unwrap_server_checkpointer",
 ]
 
@@ -85,6 +88,37 @@ def delta_snapshot_value(value: Any) -> Any:
     full copy of itself every so often as a ``_DeltaSnapshot`` NamedTuple whose ``.value`` is
     the channel's value; the recall log reads those rows straight from the saver's tables."""
     return value.value if isinstance(value, _DeltaSnapshot) else value
+
+
+def is_exit_delta_write(task_id: str, anchor_step: int | None) -> bool:
+    """Whether a ``put_writes`` call carries a run's DeltaChannel writes stored at its exit
+    (``durability="exit"``), which LangGraph follows at once with the checkpoint they lead to.
+    ``anchor_step`` is the step of the checkpoint the writes are stored on, where known.
+
+    Checked against langgraph 1.2.24 (``langgraph.pregel._loop._put_exit_delta_writes``): those
+    calls use synthetic task ids, ``ffffffff-...`` for a superstep after the run's first
+    (``exit_delta_late_task_id``) and, for the run's first superstep, the real task id with its
+    first group replaced by that step in 8 digits (``exit_delta_task_id``): two steps after the
+    stored checkpoint's (one is the input's). A real task id (random hex) starts so with odds
+    of about one in 10^9; a missed one is only stored at once, as before. Our savers keep these
+    writes for the checkpoint's transaction (``checkpoints/sqlite.py``)."""
+    if task_id.startswith("ffffffff-"):
+        return True
+    return anchor_step is not None and task_id.startswith(
+        (f"{anchor_step + 1:08d}-", f"{anchor_step + 2:08d}-")
+    )
+
+
+def run_executor_key() -> str | None:
+    """Which run's background executor the calling thread works for (None: not a worker).
+
+    Checked against langgraph 1.2.24 and langchain-core 1.x: a sync run submits its checkpoint
+    puts and writes to a ``BackgroundExecutor`` of its own, a new ``ThreadPoolExecutor``
+    (``get_executor_for_config``) whose worker threads are named ``<prefix>_<n>`` with a prefix
+    unique to that executor. The sync saver uses it to tell one run's exit writes from those
+    of a run that never put its checkpoint."""
+    prefix, _, number = threading.current_thread().name.rpartition("_")
+    return prefix if prefix.startswith("ThreadPoolExecutor-") and number.isdigit() else None
 
 
 def unwrap_server_checkpointer(saver: Any) -> Any:

@@ -14,15 +14,25 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import DeltaChannelHistory, get_checkpoint_id
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+    get_checkpoint_id,
+)
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+from langgraph_memgpt._compat import is_exit_delta_write, run_executor_key
 from langgraph_memgpt.checkpoints.queue_cache import QueueCache, Reducer, load_steps
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
 from langgraph_memgpt.steps import Call, NodeSteps, adrive, drive
@@ -131,6 +141,93 @@ def _cached_load(
     )
 
 
+# LangGraph's writes table; the same statement as its savers' put_writes, which commits on its
+# own, where held writes must go into the checkpoint's transaction (HeldWrites).
+_INSERT_WRITE = (
+    "INSERT OR {verb} INTO writes (thread_id, checkpoint_ns, checkpoint_id, task_id, task_path, "
+    "idx, channel, type, value) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_WriteRow = tuple[str, str, str, str, str, int, str, str, bytes]
+
+
+class HeldWrites:
+    """A sync run's queue writes stored at its exit, held until the checkpoint they lead to.
+
+    With ``durability="exit"`` LangGraph ends a turn with one ``put_writes`` per task that
+    wrote the queue (each on a worker thread, each its own transaction and commit), then puts
+    the turn's checkpoint once they have all returned. The sync saver holds those writes and
+    stores them in the checkpoint's transaction: one commit a turn instead of five, the
+    largest cost of a turn after the nodes themselves (``tests/benchmarks/turn_overhead.py``),
+    and no reader sees the writes before their checkpoint.
+
+    Writes are held per run (``_compat.run_executor_key``): a run that never put its checkpoint
+    (its put failed, or it was stopped in between) leaves its writes here, and the next
+    checkpoint put on the thread drops them, as that run's checkpoint was never stored. Which
+    calls are exit writes is LangGraph's detail: ``_compat.is_exit_delta_write``. The async
+    saver stores them as LangGraph does: its writes and puts run as tasks of one event loop,
+    with nothing to tell one run's from another's.
+    """
+
+    def __init__(self, dumps_typed: Callable[[Any], tuple[str, bytes]]) -> None:
+        self._dumps_typed = dumps_typed
+        # (thread, namespace) -> (the run's executor, the checkpoint the writes are on, rows)
+        self._held: dict[tuple[str, str], tuple[str, str, list[tuple[str, list[_WriteRow]]]]] = {}
+        self._steps: dict[tuple[str, str], tuple[str, int]] = {}
+        """Per thread, the last checkpoint loaded or put and its step: a run's exit writes
+        are stored on it, and their task ids carry the steps after it."""
+        self._lock = threading.Lock()  # put_writes calls arrive on several worker threads
+
+    def seen(self, config: RunnableConfig, metadata: Mapping[str, Any] | None) -> None:
+        """A checkpoint was loaded or put (``config`` names it)."""
+        step = (metadata or {}).get("step")
+        if isinstance(step, int):
+            conf = config["configurable"]
+            key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
+            self._steps[key] = (str(conf["checkpoint_id"]), step)
+
+    def hold(
+        self, config: RunnableConfig, writes: Sequence[tuple[str, Any]], task_id: str, path: str
+    ) -> bool:
+        """Keep the writes if they are a run's exit writes (else False: store them now)."""
+        run = run_executor_key()
+        conf = config["configurable"]
+        key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
+        anchor = str(conf["checkpoint_id"])
+        known = self._steps.get(key)
+        step = known[1] if known and known[0] == anchor else None
+        if run is None or not is_exit_delta_write(task_id, step):
+            return False
+        verb = "REPLACE" if all(channel in WRITES_IDX_MAP for channel, _ in writes) else "IGNORE"
+        rows: list[_WriteRow] = [
+            (*key, anchor, task_id, path, WRITES_IDX_MAP.get(channel, idx), channel,
+             *self._dumps_typed(value))
+            for idx, (channel, value) in enumerate(writes)
+        ]  # fmt: skip
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held[:2] != (run, anchor):  # another run's: it never put
+                held = self._held[key] = (run, anchor, [])
+            held[2].append((verb, rows))
+        return True
+
+    def take(self, config: RunnableConfig) -> list[tuple[str, list[_WriteRow]]]:
+        """The writes this run holds for the checkpoint ``put`` with ``config`` (its parent's
+        id); writes held by another run on the thread are dropped."""
+        conf = config["configurable"]
+        key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
+        with self._lock:
+            held = self._held.pop(key, None)
+        if held is None or held[:2] != (run_executor_key(), str(conf.get("checkpoint_id"))):
+            return []
+        return held[2]
+
+    def forget(self, thread_id: str) -> None:
+        with self._lock:
+            for table in (self._held, self._steps):
+                for key in [k for k in table if k[0] == thread_id]:
+                    del table[key]  # type: ignore[attr-defined]
+
+
 class CheckedSqliteSaver(SqliteSaver):
     """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
     StorageError naming the file and the fix, and which rebuilds the queue of a thread's next
@@ -146,6 +243,7 @@ class CheckedSqliteSaver(SqliteSaver):
         self.queue_cache = QueueCache(
             agent_delta_reducers() if delta_reducers is None else delta_reducers
         )
+        self.held_writes = HeldWrites(lambda value: self.serde.dumps_typed(value))
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -177,18 +275,45 @@ class CheckedSqliteSaver(SqliteSaver):
     def delete_thread(self, thread_id: str) -> None:
         super().delete_thread(thread_id)
         self.queue_cache.forget(str(thread_id))
+        self.held_writes.forget(str(thread_id))
 
-    def get_tuple(self, *args: Any, **kwargs: Any) -> Any:
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         with _clear_errors(self.path):
-            return super().get_tuple(*args, **kwargs)
+            loaded = super().get_tuple(config)
+        if loaded is not None:
+            self.held_writes.seen(loaded.config, loaded.metadata)
+        return loaded
 
-    def put(self, *args: Any, **kwargs: Any) -> Any:
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        held = self.held_writes.take(config)
         with _clear_errors(self.path):
-            return super().put(*args, **kwargs)
+            if held:
+                # Not committed here: put's commit stores them with the checkpoint (or, should
+                # it fail, the connection's next commit does, as LangGraph's own order would).
+                with self.cursor(transaction=False) as cur:
+                    for verb, rows in held:
+                        cur.executemany(_INSERT_WRITE.format(verb=verb), rows)
+            saved = super().put(config, checkpoint, metadata, new_versions)
+        self.held_writes.seen(saved, metadata)
+        return saved
 
-    def put_writes(self, *args: Any, **kwargs: Any) -> None:
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        if self.held_writes.hold(config, writes, task_id, task_path):
+            return
         with _clear_errors(self.path):
-            super().put_writes(*args, **kwargs)
+            super().put_writes(config, writes, task_id, task_path)
 
 
 class CheckedAsyncSqliteSaver(AsyncSqliteSaver):

@@ -16,10 +16,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
+from langchain_core.messages import AIMessage, HumanMessage
 from langchain_core.runnables import RunnableConfig
+from langgraph.channels.delta import DeltaChannel
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, StateGraph
 from langgraph_memgpt import _compat
@@ -28,6 +30,7 @@ from langgraph_memgpt.checkpoints.sqlite import (
     open_async_sqlite_checkpointer,
     open_sqlite_checkpointer,
 )
+from langgraph_memgpt.graph.state import queue_reducer
 from langgraph_memgpt.memory.status import is_sync_only_saver
 from typing_extensions import TypedDict
 
@@ -108,6 +111,76 @@ def test_the_run_config_carries_the_checkpointer_under_config_key_checkpointer()
     graph = builder.compile(checkpointer=saver)
     graph.invoke({"seen": False}, {"configurable": {"thread_id": "t"}})
     assert found == [saver], message
+
+
+class _Queue(TypedDict):
+    messages: Annotated[list, DeltaChannel(queue_reducer)]
+
+
+def test_exit_writes_come_from_the_runs_executor_with_synthetic_task_ids() -> None:
+    """The sync saver holds a run's exit writes for its checkpoint's transaction
+    (``checkpoints/sqlite.py``, ``HeldWrites``): it must recognise every such call, and tell
+    one run's from another's."""
+    message = fix(
+        "langgraph.pregel._loop._put_exit_delta_writes (its synthetic task ids, "
+        "exit_delta_task_id / exit_delta_late_task_id) or the run's own BackgroundExecutor",
+        "langgraph",
+        "Exit writes would then be stored one commit each (slower, still correct), or writes "
+        "of a run that never put its checkpoint could be stored with the next run's; find how "
+        "exit writes are named and which executor submits them now.",
+    )
+
+    class Recording(InMemorySaver):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls: list[tuple[str, str, int | None, str | None]] = []
+            self.steps: dict[str, int] = {}
+
+        def get_tuple(self, config: RunnableConfig) -> Any:
+            loaded = super().get_tuple(config)
+            if loaded is not None:
+                self.steps[loaded.config["configurable"]["checkpoint_id"]] = loaded.metadata["step"]
+            return loaded
+
+        def put(self, config: RunnableConfig, checkpoint: Any, metadata: Any, versions: Any) -> Any:
+            self.calls.append(("put", "", None, _compat.run_executor_key()))
+            saved = super().put(config, checkpoint, metadata, versions)
+            self.steps[checkpoint["id"]] = metadata["step"]
+            return saved
+
+        def put_writes(
+            self, config: RunnableConfig, writes: Any, task_id: str, path: str = ""
+        ) -> None:
+            anchor = self.steps.get(config["configurable"]["checkpoint_id"])
+            self.calls.append(("writes", task_id, anchor, _compat.run_executor_key()))
+            super().put_writes(config, writes, task_id, path)
+
+    builder = StateGraph(_Queue)
+    builder.add_node("a", lambda s: {"messages": [AIMessage(content="a")]})
+    builder.add_node("b", lambda s: {"messages": [AIMessage(content="b")]})
+    builder.add_edge(START, "a")
+    builder.add_edge("a", "b")
+    saver = Recording()
+    graph = builder.compile(checkpointer=saver)
+    runs = []
+    for turn in range(3):
+        saver.calls.clear()
+        graph.invoke(
+            {"messages": [HumanMessage(content=str(turn))]},
+            {"configurable": {"thread_id": "t"}},
+            durability="exit",
+        )
+        runs.append(list(saver.calls))
+    for calls in runs[1:]:  # the first run of a thread also puts an empty checkpoint first
+        writes = [c for c in calls if c[0] == "writes"]
+        assert len(writes) == 3 and calls[-1][0] == "put", (calls, message)
+        assert all(_compat.is_exit_delta_write(task, anchor) for _, task, anchor, _ in writes), (
+            calls,
+            message,
+        )
+        assert len({c[3] for c in calls}) == 1 and calls[0][3] is not None, (calls, message)
+    assert runs[1][0][3] != runs[2][0][3], message
+    assert not _compat.is_exit_delta_write("1f1ef46a-5ddf-6b51-800a-3227c4d627c4", 12), message
 
 
 def test_delta_snapshot_has_value() -> None:

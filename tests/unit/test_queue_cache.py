@@ -114,3 +114,29 @@ def test_the_async_saver_loads_the_same_queues(tmp_path: Path) -> None:
             assert (await agent.aget_state(CONFIG)).values["summary"], "evictions happened"
 
     asyncio.run(converse())
+
+
+def test_a_turns_exit_writes_are_stored_with_its_checkpoint(tmp_path: Path) -> None:
+    """``durability="exit"``: the sync saver stores a turn's queue writes in the transaction
+    of the checkpoint they lead to (``HeldWrites``), one commit a turn, and the queue read
+    back is the one the turn made."""
+    with open_sqlite_checkpointer(tmp_path / "c.sqlite") as saver:
+        agent = build_graph(ScriptedChatModel(default=answer), checkpointer=saver)
+        # A thread's first turn also stores an empty checkpoint for its writes to hang on.
+        agent.invoke({"messages": [("user", "turn 0")]}, CONFIG, durability="exit")
+        statements: list[str] = []
+        saver.conn.set_trace_callback(statements.append)
+        for turn in range(1, 4):
+            statements.clear()
+            state = agent.invoke(
+                {"messages": [("user", f"turn {turn}")]}, CONFIG, durability="exit"
+            )
+            written = [s.split()[0] for s in statements if s.split()[0] in ("INSERT", "COMMIT")]
+            # the user message, the answer and its tool result, then the checkpoint; one commit
+            assert written.count("INSERT") >= 4 and written[-1] == "COMMIT", written
+            assert written.count("COMMIT") == 1, written
+        saver.conn.set_trace_callback(None)
+        stored = uncached(tmp_path / "c.sqlite")
+        reread = build_graph(ScriptedChatModel(), checkpointer=stored).get_state(CONFIG)
+        assert [m.id for m in reread.values["messages"]] == [m.id for m in state["messages"]]
+        assert not saver.held_writes._held, "nothing left held"
