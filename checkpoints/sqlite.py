@@ -15,6 +15,7 @@ import asyncio
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
@@ -160,18 +161,23 @@ class HeldWrites:
     largest cost of a turn after the nodes themselves (``tests/benchmarks/turn_overhead.py``),
     and no reader sees the writes before their checkpoint.
 
-    Writes are held per run (``_compat.run_executor_key``): a run that never put its checkpoint
-    (its put failed, or it was stopped in between) leaves its writes here, and the next
-    checkpoint put on the thread drops them, as that run's checkpoint was never stored. Which
-    calls are exit writes is LangGraph's detail: ``_compat.is_exit_delta_write``. The async
-    saver stores them as LangGraph does: its writes and puts run as tasks of one event loop,
-    with nothing to tell one run's from another's.
+    Writes are held per run (``_compat.run_executor_key``), so two runs never mix theirs. A run
+    that never put its checkpoint (its put failed, or it was stopped in between) leaves its
+    writes here, never stored, as that checkpoint was not; they are dropped after
+    ``STALE_AFTER`` seconds (a run's writes and its put are milliseconds apart). Which calls
+    are exit writes is LangGraph's detail: ``_compat.is_exit_delta_write``. The async saver
+    stores them as LangGraph does: its writes and puts run as tasks of one event loop, with
+    nothing to tell one run's from another's.
     """
+
+    STALE_AFTER = 600.0
 
     def __init__(self, dumps_typed: Callable[[Any], tuple[str, bytes]]) -> None:
         self._dumps_typed = dumps_typed
-        # (thread, namespace) -> (the run's executor, the checkpoint the writes are on, rows)
-        self._held: dict[tuple[str, str], tuple[str, str, list[tuple[str, list[_WriteRow]]]]] = {}
+        # (thread, namespace, run) -> (checkpoint the writes are on, when first held, rows)
+        self._held: dict[
+            tuple[str, str, str], tuple[str, float, list[tuple[str, list[_WriteRow]]]]
+        ] = {}
         self._steps: dict[tuple[str, str], tuple[str, int]] = {}
         """Per thread, the last checkpoint loaded or put and its step: a run's exit writes
         are stored on it, and their task ids carry the steps after it."""
@@ -203,22 +209,29 @@ class HeldWrites:
              *self._dumps_typed(value))
             for idx, (channel, value) in enumerate(writes)
         ]  # fmt: skip
+        now = time.monotonic()
         with self._lock:
-            held = self._held.get(key)
-            if held is None or held[:2] != (run, anchor):  # another run's: it never put
-                held = self._held[key] = (run, anchor, [])
+            held = self._held.get((*key, run))
+            if held is None or held[0] != anchor:
+                for stale in [k for k, v in self._held.items() if now - v[1] > self.STALE_AFTER]:
+                    del self._held[stale]
+                held = self._held[(*key, run)] = (anchor, now, [])
             held[2].append((verb, rows))
         return True
 
     def take(self, config: RunnableConfig) -> list[tuple[str, list[_WriteRow]]]:
-        """The writes this run holds for the checkpoint ``put`` with ``config`` (its parent's
-        id); writes held by another run on the thread are dropped."""
-        conf = config["configurable"]
-        key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")))
-        with self._lock:
-            held = self._held.pop(key, None)
-        if held is None or held[:2] != (run_executor_key(), str(conf.get("checkpoint_id"))):
+        """The writes the calling run holds for the checkpoint ``put`` with ``config`` (on its
+        parent, the checkpoint named in ``config``)."""
+        run = run_executor_key()
+        if run is None:
             return []
+        conf = config["configurable"]
+        key = (str(conf["thread_id"]), str(conf.get("checkpoint_ns", "")), run)
+        with self._lock:
+            held = self._held.get(key)
+            if held is None or held[0] != str(conf.get("checkpoint_id")):
+                return []
+            del self._held[key]
         return held[2]
 
     def forget(self, thread_id: str) -> None:
