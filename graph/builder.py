@@ -1,6 +1,6 @@
 """Build the MemGPT agent graph.
 
-START -> retrieve_memory -> check_memory_pressure -> [evict_and_summarize ->] reason
+START -> [retrieve_memory ->] check_memory_pressure -> [evict_and_summarize ->] reason
       -> execute_tools -> (heartbeat set) check_memory_pressure ... | (unset) END
 reason -> END when the model answers without a tool call.
 check_memory_pressure -> END when the turn's user message was answered already (a message
@@ -10,8 +10,10 @@ re-sent with the same id: see ``nodes/routing.py``).
 it searches recall and archival memory for the run's user message and puts the best results in
 front of the model (on by default for local models; ``Context.retrieval``), and notes whether
 the user's knowledge graph has data (``knowledge_graph_search`` is offered only then; the
-``consolidate`` graph, ``graph/consolidate.py``, builds it). The heartbeat loop goes back to
-``check_memory_pressure`` and never through it.
+``consolidate`` graph, ``graph/consolidate.py``, builds it). A run where it has nothing to do
+(retrieval off, no knowledge graph to check, no earlier note to clear) goes straight to
+``check_memory_pressure``. The heartbeat loop goes back to ``check_memory_pressure`` and never
+through it.
 
 ``reason`` carries a LangGraph ``RetryPolicy`` for transient model failures (HTTP 5xx, timeouts,
 dropped or refused connections): the node is a generator driven by ``nodes/io.py`` with no side
@@ -43,6 +45,7 @@ from langgraph_memgpt.nodes.reason import is_transient_model_error, reason_steps
 from langgraph_memgpt.nodes.retrieve import retrieve_steps
 from langgraph_memgpt.nodes.routing import (
     make_route_after_pressure,
+    make_route_from_start,
     route_after_reason,
     route_after_tools,
 )
@@ -143,7 +146,9 @@ def build_graph(
     builder.add_node("reason", _runnable(reason, areason), retry_policy=model_retry)
     builder.add_node("execute_tools", _runnable(execute, aexecute))
 
-    builder.add_edge(START, "retrieve_memory")
+    builder.add_conditional_edges(
+        START, make_route_from_start(agent), ["retrieve_memory", "check_memory_pressure"]
+    )
     builder.add_edge("retrieve_memory", "check_memory_pressure")
     builder.add_conditional_edges(
         "check_memory_pressure",

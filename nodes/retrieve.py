@@ -151,6 +151,22 @@ def retrieve_steps(
     return {**update, **(yield from retrieval_steps(state, runtime, agent))}
 
 
+def has_work(state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec) -> bool:
+    """Whether ``retrieve_memory`` can change anything this run: automatic retrieval is on,
+    there is a knowledge graph to check, or the last turn's memories are still shown (they
+    leave). Otherwise the graph goes straight to the pressure check (``nodes/routing.py``)."""
+    return bool(
+        agent.retrieval_sources(agent.context(runtime))
+        or state.get("retrieved")
+        or checks_knowledge(runtime, agent)
+    )
+
+
+def checks_knowledge(runtime: Runtime[Context], agent: AgentSpec) -> bool:
+    """A store to look in, and a tool that needs the knowledge graph."""
+    return runtime.store is not None and any(t.requires_knowledge for t in agent.tools)
+
+
 def knowledge_flag(
     state: MemGPTState, runtime: Runtime[Context], agent: AgentSpec
 ) -> NodeSteps[dict[str, Any]]:
@@ -158,7 +174,7 @@ def knowledge_flag(
     ``knowledge_graph_search`` is offered (checked once a turn; the flag is in the state so
     every call of the turn offers the same tools, and the prompt cache holds)."""
     known = bool(state.get("knowledge_graph"))
-    if runtime.store is None or not any(t.requires_knowledge for t in agent.tools):
+    if not checks_knowledge(runtime, agent):
         return {}
     ctx = bound_context(agent.context(runtime), get_config())
     try:

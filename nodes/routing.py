@@ -11,6 +11,7 @@ from langgraph_memgpt.graph.context import Context
 from langgraph_memgpt.graph.state import MemGPTState
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.execute_tools import awaits_reply
+from langgraph_memgpt.nodes.retrieve import has_work as retrieval_has_work
 
 
 def nothing_to_answer(state: MemGPTState) -> bool:
@@ -30,6 +31,20 @@ def nothing_to_answer(state: MemGPTState) -> bool:
     if state.get("step"):
         return False
     return not awaits_reply(queue) and isinstance(queue[-1], AIMessage | ToolMessage)
+
+
+def make_route_from_start(agent: AgentSpec):
+    def route_from_start(
+        state: MemGPTState, runtime: Runtime[Context]
+    ) -> Literal["retrieve_memory", "check_memory_pressure"]:
+        """``retrieve_memory`` when it has work this run, else straight to the pressure check:
+        with retrieval off and no knowledge graph the node is a no-op, and skipping it saves a
+        superstep of LangGraph's own work every turn (``tests/benchmarks/turn_overhead.py``)."""
+        if retrieval_has_work(state, runtime, agent):
+            return "retrieve_memory"
+        return "check_memory_pressure"
+
+    return route_from_start
 
 
 def make_route_after_pressure(agent: AgentSpec):

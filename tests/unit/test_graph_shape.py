@@ -4,8 +4,9 @@ from langgraph_memgpt import graph
 
 
 def test_exported_graph_has_the_four_nodes_and_heartbeat_edges() -> None:
-    """The card's four nodes and edges, with automatic retrieval before them: the heartbeat
-    loop (execute_tools -> check_memory_pressure) never passes through retrieve_memory."""
+    """The card's four nodes and edges, with automatic retrieval before them (skipped when it
+    has nothing to do): the heartbeat loop (execute_tools -> check_memory_pressure) never
+    passes through retrieve_memory."""
     drawn = graph.get_graph()
     assert set(drawn.nodes) == {
         "__start__",
@@ -18,7 +19,8 @@ def test_exported_graph_has_the_four_nodes_and_heartbeat_edges() -> None:
     }
     edges = {(e.source, e.target, e.conditional) for e in drawn.edges}
     assert edges == {
-        ("__start__", "retrieve_memory", False),
+        ("__start__", "retrieve_memory", True),
+        ("__start__", "check_memory_pressure", True),
         ("retrieve_memory", "check_memory_pressure", False),
         ("check_memory_pressure", "evict_and_summarize", True),
         ("check_memory_pressure", "reason", True),

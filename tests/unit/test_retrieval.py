@@ -226,3 +226,27 @@ def test_bad_settings_are_refused() -> None:
         Context(retrieval="sometimes")
     with pytest.raises(ValueError, match="retrieval_count"):
         Context(retrieval_count=0)
+
+
+def test_retrieve_memory_runs_only_with_something_to_do() -> None:
+    """Off, with no store and no note shown, the run goes straight to the pressure check; a
+    note from an earlier turn still brings it in once, to take the note away."""
+    graph = build_graph(ScriptedChatModel(default=reply("Noted.")), checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "retrieval-skip"}}
+
+    def nodes_run(context: Context) -> list[str]:
+        said = {"messages": [{"role": "user", "content": "Hello there."}]}
+        updates = graph.stream(said, config, context=context, stream_mode="updates")
+        return [node for update in updates for node in update]
+
+    off = Context(context_window=WINDOW, retrieval="off")
+    assert nodes_run(off)[:2] == ["check_memory_pressure", "reason"]
+    assert "retrieve_memory" in nodes_run(Context(context_window=WINDOW, retrieval="recall"))
+    hit = {"source": "recall", "id": "m1", "role": "user", "name": None, "timestamp": None}
+    shown = {"for_message_id": "m9", "sources": ["recall"], "tokens": 12, "note": None}
+    graph.update_state(
+        config, {"retrieved": {**shown, "hits": [{**hit, "text": "x", "similarity": 0.5}]}}
+    )
+    assert nodes_run(off)[0] == "retrieve_memory"
+    assert graph.get_state(config).values.get("retrieved") is None
+    assert nodes_run(off)[0] == "check_memory_pressure"
