@@ -382,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
             results.append(r)
             print(
                 f"{turns:>7} {r['p50_ms']:>8.2f} {r['p95_ms']:>8.2f} {r['floor_ms']:>9.2f} "
-                f"{r['p50_ms'] / r['floor_ms']:>8.1f} "
+                f"{r['p50_ms'] / r['floor_ms']:>8.2f} "
                 f"{r['bytes_per_turn_tail']:>19,.0f} {r['bytes_total'] / 1e6:>9.2f} "
                 f"{r['bytes_per_token']:>8.1f} {r['index_bytes_per_token']:>15.1f} "
                 f"{r['bytes_per_token'] + r['index_bytes_per_token']:>10.1f}",
@@ -418,10 +418,10 @@ def main(argv: list[str] | None = None) -> int:
     # The goal is a ratio to the floor measured in the same run: the machine's speed (and
     # whatever else shares its cores) cancels out.
     summary.append(
-        f"per-turn overhead: {first['p50_ms'] / first['floor_ms']:.1f} x LangGraph's floor at "
+        f"per-turn overhead: {first['p50_ms'] / first['floor_ms']:.2f} x LangGraph's floor at "
         f"{first['turns']} turns"
         + "".join(
-            f", {r['p50_ms'] / r['floor_ms']:.1f} x at {r['turns']} turns" for r in results[1:]
+            f", {r['p50_ms'] / r['floor_ms']:.2f} x at {r['turns']} turns" for r in results[1:]
         )
     )
     for line in summary:
@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> int:
         rows=[
             [
                 r["turns"], r["p50_ms"], r["p95_ms"], r["floor_ms"],
-                f"{r['p50_ms'] / r['floor_ms']:.1f}", round(r["bytes_per_turn_tail"]),
+                f"{r['p50_ms'] / r['floor_ms']:.2f}", round(r["bytes_per_turn_tail"]),
                 r["bytes_total"] / 1e6, f"{r['bytes_per_token']:.1f}",
                 f"{r['index_bytes_per_token']:.1f}",
                 f"{r['bytes_per_token'] + r['index_bytes_per_token']:.1f}",
