@@ -100,8 +100,8 @@ def is_exit_delta_write(task_id: str, anchor_step: int | None) -> bool:
     (``exit_delta_late_task_id``) and, for the run's first superstep, the real task id with its
     first group replaced by that step in 8 digits (``exit_delta_task_id``): two steps after the
     stored checkpoint's (one is the input's). A real task id (random hex) starts so with odds
-    of about one in 10^9; a missed one is only stored at once, as before. Our savers keep these
-    writes for the checkpoint's transaction (``checkpoints/sqlite.py``)."""
+    of about one in 10^9; a missed one is only stored at once, as before. The sync saver keeps
+    these writes for the checkpoint's transaction (``checkpoints/sqlite.py``)."""
     if task_id.startswith("ffffffff-"):
         return True
     return anchor_step is not None and task_id.startswith(
