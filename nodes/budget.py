@@ -65,7 +65,7 @@ def assemble_prompt(
     else:
         prompt = build_prompt(parts.blocks, parts.metadata, parts.summary, parts.queue)
     prompt, _ = with_retrieved(prompt, state.get("retrieved"))
-    return prompt, parts.budget(state, ctx, tool_tokens)
+    return prompt, parts.budget(tool_tokens)
 
 
 def measure_prompt(
@@ -78,7 +78,7 @@ def measure_prompt(
     """The budget of the prompt :func:`assemble_prompt` builds for ``state``, without
     building it: the checks before a model call (pressure, eviction, retrieval's room) need
     only the sizes, and building defuses and copies every queued message."""
-    return _PromptParts(state, ctx, archival_count).budget(state, ctx, tool_tokens)
+    return _PromptParts(state, ctx, archival_count).budget(tool_tokens)
 
 
 class _PromptParts:
@@ -87,6 +87,7 @@ class _PromptParts:
     def __init__(
         self, state: Mapping[str, Any], ctx: Context, archival_count: Callable[[], int | None]
     ) -> None:
+        self.state, self.ctx = state, ctx
         self.summary: Summary | None = state.get("summary") or None
         self.queue: Sequence[BaseMessage] = state.get("messages") or []
         self.cached = ctx.prompt_layout == "cached"
@@ -98,15 +99,15 @@ class _PromptParts:
             self.blocks = state.get("blocks") or {}
             self.metadata = memory_metadata(self.blocks, self.summary, self.queue, archival_count())
 
-    def budget(self, state: Mapping[str, Any], ctx: Context, tool_tokens: int) -> TokenBudget:
-        retrieved = state.get("retrieved")
+    def budget(self, tool_tokens: int) -> TokenBudget:
+        retrieved = self.state.get("retrieved")
         return token_budget(
             self.blocks,
             self.summary,
             self.queue,
             self.metadata,
-            ctx,
-            state.get("budget"),
+            self.ctx,
+            self.state.get("budget"),
             tool_tokens,
             cached=self.cached,
             # Counted once, when the note was made (nodes/retrieve.py): it is rendered from
