@@ -30,9 +30,13 @@ UserId = Annotated[str, WithJsonSchema(USER_ID_SCHEMA)]
 and header alike by ``resolve_user`` (server/backend.py), against the same ``USER_ID_REGEX``;
 the body models leave it to that one check, which also gives the clearer message."""
 
-NOT_BLANK: dict[str, Any] = {"pattern": r"\S"}
+NOT_BLANK: dict[str, Any] = {
+    "pattern": r"[^\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+}
 """JSON Schema for "some text that is not only whitespace" (the handlers refuse a blank one
-with a 400 of their own words)."""
+with a 400 of their own words). The class lists exactly what ``str.strip()`` removes, as the
+handlers' blank check does: ``\\S`` would not do, since regex dialects disagree on whitespace
+(jsonschema-rs, which schemathesis validates with, takes U+3000 or U+001F for text)."""
 DateBound = Annotated[
     str,
     WithJsonSchema(
