@@ -45,6 +45,7 @@ __all__ = [
     "api_server_store",
     "delta_snapshot_value",
     "filter_matches",
+    "is_delta_snapshot",
     "is_exit_delta_write",
     "namespace_matches",
     "node_runnable",
@@ -88,6 +89,12 @@ def delta_snapshot_value(value: Any) -> Any:
     full copy of itself every so often as a ``_DeltaSnapshot`` NamedTuple whose ``.value`` is
     the channel's value; the recall log reads those rows straight from the saver's tables."""
     return value.value if isinstance(value, _DeltaSnapshot) else value
+
+
+def is_delta_snapshot(value: Any) -> bool:
+    """Whether a checkpoint's channel value is a DeltaChannel's snapshot (see above), which
+    LangGraph's savers find by reading it in the checkpoint row itself."""
+    return isinstance(value, _DeltaSnapshot)
 
 
 def is_exit_delta_write(task_id: str, anchor_step: int | None) -> bool:

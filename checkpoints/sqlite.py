@@ -1,4 +1,6 @@
-"""The default local checkpointer: LangGraph's SqliteSaver on a file, in WAL mode, compressed.
+"""The default local checkpointer: LangGraph's SqliteSaver on a file, in WAL mode, compressed,
+with large channel values (core memory, the summary) stored once per version
+(``channel_blobs.py``) rather than in every checkpoint.
 
 The file is ``$MEMGPT_CHECKPOINT_DB`` or ``~/.local/share/langgraph-memgpt/checkpoints.sqlite``.
 
@@ -34,6 +36,15 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph_memgpt._compat import is_exit_delta_write, run_executor_key
+from langgraph_memgpt.checkpoints.channel_blobs import (
+    CREATE_TABLE,
+    DELETE_THREAD_BLOBS,
+    INSERT_BLOB,
+    SELECT_BLOB,
+    BlobKey,
+    ChannelBlobs,
+    restore_each,
+)
 from langgraph_memgpt.checkpoints.queue_cache import QueueCache, Reducer, load_steps
 from langgraph_memgpt.checkpoints.serde import CompressingSerializer
 from langgraph_memgpt.steps import Call, NodeSteps, adrive, drive
@@ -243,9 +254,10 @@ class HeldWrites:
 
 class CheckedSqliteSaver(SqliteSaver):
     """LangGraph's SqliteSaver whose storage faults (read-only, disk full, corrupted) raise a
-    StorageError naming the file and the fix, and which rebuilds the queue of a thread's next
-    checkpoint from the last one it loaded (``queue_cache.py``). A subclass, so recall's SQL
-    reader and the status (``checkpoints.history.saver_kind``) treat it as LangGraph's."""
+    StorageError naming the file and the fix, which rebuilds the queue of a thread's next
+    checkpoint from the last one it loaded (``queue_cache.py``), and which stores a large
+    channel value once per version (``channel_blobs.py``). A subclass, so recall's SQL reader
+    and the status (``checkpoints.history.saver_kind``) treat it as LangGraph's."""
 
     path: Path = Path("checkpoints.sqlite")
 
@@ -257,6 +269,13 @@ class CheckedSqliteSaver(SqliteSaver):
             agent_delta_reducers() if delta_reducers is None else delta_reducers
         )
         self.held_writes = HeldWrites(lambda value: self.serde.dumps_typed(value))
+        self.channel_blobs = _channel_blobs(self)
+
+    def setup(self) -> None:
+        if self.is_setup:
+            return
+        super().setup()
+        _create_blobs_table(lambda: self.conn.execute(CREATE_TABLE))
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -287,15 +306,50 @@ class CheckedSqliteSaver(SqliteSaver):
 
     def delete_thread(self, thread_id: str) -> None:
         super().delete_thread(thread_id)
+        # After the checkpoints: a crash in between leaves unreferenced rows, never a
+        # checkpoint without its values.
+        with _clear_errors(self.path), self.cursor() as cur:
+            cur.execute(DELETE_THREAD_BLOBS, (str(thread_id),))
         self.queue_cache.forget(str(thread_id))
         self.held_writes.forget(str(thread_id))
+        self.channel_blobs.forget(str(thread_id))
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         with _clear_errors(self.path):
             loaded = super().get_tuple(config)
+            if loaded is not None:
+                with self.cursor(transaction=False) as cur:
+                    restore_each(
+                        self.channel_blobs,
+                        loaded.config,
+                        loaded.checkpoint,
+                        lambda key: cur.execute(SELECT_BLOB, key).fetchone(),
+                    )
         if loaded is not None:
             self.held_writes.seen(loaded.config, loaded.metadata)
         return loaded
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        rows: dict[BlobKey, Any] = {}  # consecutive checkpoints share their stored values
+
+        def fetch(key: BlobKey) -> Any:
+            if key not in rows:
+                # The connection itself: LangGraph's list holds the saver's lock while it
+                # yields, and it is not reentrant.
+                rows[key] = self.conn.execute(SELECT_BLOB, key).fetchone()
+            return rows[key]
+
+        with _clear_errors(self.path):
+            for found in super().list(config, filter=filter, before=before, limit=limit):
+                restore_each(self.channel_blobs, found.config, found.checkpoint, fetch)
+                yield found
 
     def put(
         self,
@@ -305,14 +359,17 @@ class CheckedSqliteSaver(SqliteSaver):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         held = self.held_writes.take(config)
+        stored, blob_rows, blob_keys = self.channel_blobs.split(config, checkpoint)
         with _clear_errors(self.path):
-            if held:
+            if held or blob_rows:
                 # Not committed here: put's commit stores them with the checkpoint (or, should
                 # it fail, the connection's next commit does, as LangGraph's own order would).
                 with self.cursor(transaction=False) as cur:
                     for verb, rows in held:
                         cur.executemany(_INSERT_WRITE.format(verb=verb), rows)
-            saved = super().put(config, checkpoint, metadata, new_versions)
+                    cur.executemany(INSERT_BLOB, blob_rows)
+            saved = super().put(config, stored, metadata, new_versions)
+        self.channel_blobs.committed(blob_keys)
         self.held_writes.seen(saved, metadata)
         return saved
 
@@ -330,8 +387,8 @@ class CheckedSqliteSaver(SqliteSaver):
 
 
 class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
-    """LangGraph's AsyncSqliteSaver with the clear storage errors and the queue cache of
-    :class:`CheckedSqliteSaver`."""
+    """LangGraph's AsyncSqliteSaver with the clear storage errors, the queue cache and the
+    channel values stored once per version of :class:`CheckedSqliteSaver`."""
 
     path: Path = Path("checkpoints.sqlite")
 
@@ -342,6 +399,18 @@ class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
         self.queue_cache = QueueCache(
             agent_delta_reducers() if delta_reducers is None else delta_reducers
         )
+        self.channel_blobs = _channel_blobs(self)
+
+    async def setup(self) -> None:
+        if self.is_setup:
+            return
+        await super().setup()
+        async with self.lock:
+            try:
+                await self.conn.execute(CREATE_TABLE)
+                await self.conn.commit()
+            except sqlite3.OperationalError as error:
+                _readonly_is_fine(error)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -373,19 +442,87 @@ class CheckedAsyncSqliteSaver(AsyncSqliteSaver):
 
     async def adelete_thread(self, thread_id: str) -> None:
         await super().adelete_thread(thread_id)
+        with _clear_errors(self.path):  # after the checkpoints, as in the sync saver
+            async with self.lock:
+                await self.conn.execute(DELETE_THREAD_BLOBS, (str(thread_id),))
+                await self.conn.commit()
         self.queue_cache.forget(str(thread_id))
+        self.channel_blobs.forget(str(thread_id))
 
-    async def aget_tuple(self, *args: Any, **kwargs: Any) -> Any:
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
         with _clear_errors(self.path):
-            return await super().aget_tuple(*args, **kwargs)
+            loaded = await super().aget_tuple(config)
+            if loaded is not None:
+                async with self.lock:
+                    await self._arestore(loaded, {})
+        return loaded
 
-    async def aput(self, *args: Any, **kwargs: Any) -> Any:
+    async def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        rows: dict[BlobKey, Any] = {}  # consecutive checkpoints share their stored values
         with _clear_errors(self.path):
-            return await super().aput(*args, **kwargs)
+            # No lock of ours: LangGraph's alist holds it while it yields.
+            async for found in super().alist(config, filter=filter, before=before, limit=limit):
+                await self._arestore(found, rows)
+                yield found
+
+    async def _arestore(self, loaded: CheckpointTuple, rows: dict[BlobKey, Any]) -> None:
+        """Put the stored values back into ``loaded`` (``rows`` caches the rows read)."""
+        for key in self.channel_blobs.wanted(loaded.config, loaded.checkpoint):
+            if key not in rows:
+                async with self.conn.execute(SELECT_BLOB, key) as cur:
+                    rows[key] = await cur.fetchone()
+        restore_each(self.channel_blobs, loaded.config, loaded.checkpoint, rows.__getitem__)
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        stored, blob_rows, blob_keys = self.channel_blobs.split(config, checkpoint)
+        with _clear_errors(self.path):
+            if blob_rows:
+                await self.setup()
+                async with self.lock:  # committed by aput, with the checkpoint
+                    await self.conn.executemany(INSERT_BLOB, blob_rows)
+            saved = await super().aput(config, stored, metadata, new_versions)
+        self.channel_blobs.committed(blob_keys)
+        return saved
 
     async def aput_writes(self, *args: Any, **kwargs: Any) -> None:
         with _clear_errors(self.path):
             await super().aput_writes(*args, **kwargs)
+
+
+def _channel_blobs(saver: Any) -> ChannelBlobs:
+    """The saver's :class:`ChannelBlobs`, reading its serde at each call (the async saver's
+    is set after construction)."""
+    return ChannelBlobs(
+        lambda value: saver.serde.dumps_typed(value),
+        lambda typed: saver.serde.loads_typed(typed),
+    )
+
+
+def _create_blobs_table(create: Callable[[], Any]) -> None:
+    try:
+        create()
+    except sqlite3.OperationalError as error:
+        _readonly_is_fine(error)
+
+
+def _readonly_is_fine(error: sqlite3.OperationalError) -> None:
+    """A read-only file from before the blobs table is read as it is (it has no stored
+    values to find); LangGraph's own setup treats its migration the same way."""
+    if "readonly database" not in str(error):
+        raise error
 
 
 def _sync_only() -> Any:

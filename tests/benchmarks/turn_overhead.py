@@ -321,17 +321,20 @@ def run(
 
 def storage_parts(saver: Any) -> dict[str, int]:
     """Stored bytes (before SQLite's page slack) of the checkpoints, of the queue snapshots
-    among them (the checkpoints that hold the queue itself), and of the queue's writes."""
+    among them (the checkpoints that hold the queue itself), of the queue's writes, and of the
+    large channel values kept once per version (``checkpoints/channel_blobs.py``)."""
     checkpoints = snapshots = 0
     for type_, blob in saver.conn.execute("SELECT type, checkpoint FROM checkpoints"):
         checkpoints += len(blob)
         if QUEUE_CHANNEL in saver.serde.loads_typed((type_, blob))["channel_values"]:
             snapshots += len(blob)
     (writes,) = saver.conn.execute("SELECT sum(length(value)) FROM writes").fetchone()
+    (apart,) = saver.conn.execute("SELECT sum(length(blob)) FROM memgpt_channel_blobs").fetchone()
     return {
         "checkpoints without snapshots": checkpoints - snapshots,
         "queue snapshots": snapshots,
         "queue writes": writes or 0,
+        "values stored once per version": apart or 0,
     }
 
 

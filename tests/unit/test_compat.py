@@ -193,11 +193,14 @@ def test_delta_snapshot_has_value() -> None:
     message = fix(
         "langgraph.checkpoint.serde.types._DeltaSnapshot(value)",
         "langgraph-checkpoint",
-        "The recall log unpacks the message queue's snapshots from .value.",
+        "The recall log unpacks the message queue's snapshots from .value; the SQLite savers "
+        "keep them in the checkpoint row (checkpoints/channel_blobs.py).",
     )
     assert snapshot_type is not None and "value" in snapshot_type._fields, message
     assert _compat.delta_snapshot_value(snapshot_type(["a"])) == ["a"], message
     assert _compat.delta_snapshot_value(["b"]) == ["b"], message
+    assert _compat.is_delta_snapshot(snapshot_type(["a"])), message
+    assert not _compat.is_delta_snapshot(["b"]), message
 
 
 def test_postgres_savers_have_a_cursor() -> None:
