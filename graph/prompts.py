@@ -59,7 +59,13 @@ from langchain_core.messages import (
     SystemMessage,
     ToolMessage,
 )
-from langgraph_memgpt.graph.state import Block, RetrievedHit, RetrievedMemory, Summary
+from langgraph_memgpt.graph.state import (
+    Block,
+    RetrievedHit,
+    RetrievedMemory,
+    Summary,
+    date_words,
+)
 
 SYSTEM_INSTRUCTIONS = """\
 You are a MemGPT agent: a conversational assistant with a memory that outlives your context window.
@@ -304,8 +310,9 @@ def render_retrieved_hit(number: int, hit: RetrievedHit) -> str:
     """One memory as the note lists it: where it came from, when, and its text as data.
 
     Times are absolute (no "3 days ago"): the note is rendered again for every call of the
-    turn and must not change between them, or the engine's cache would break at it."""
-    when = (hit["timestamp"] or "time unknown")[:16].replace("T", " ")
+    turn and must not change between them, or the engine's cache would break at it. They are
+    in words, as the model should answer with them (``date_words``)."""
+    when = date_words(hit["timestamp"]) or hit["timestamp"] or "time unknown"
     if hit["source"] == "recall":
         who = f"{hit['role']} {hit['name']}" if hit["name"] else str(hit["role"])
         origin = f"earlier in this conversation, {who}, {when}"

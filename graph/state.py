@@ -28,6 +28,23 @@ def message_timestamp(message: BaseMessage) -> str | None:
     return message.additional_kwargs.get(TIMESTAMP_KEY)
 
 
+def date_words(timestamp: str | None) -> str:
+    """'2023-05-08T13:56:00+00:00' -> '1:56 pm on Monday 8 May, 2023' ('' if not a time).
+
+    How the model is shown a stored time, and what the recall index matches date words in
+    a query against ('May 2023', 'on Monday'): a small model copies the time it is shown
+    into its answer, and people ask and answer with dates in words."""
+    try:
+        moment = datetime.fromisoformat(timestamp or "")
+    except ValueError:
+        return ""
+    hour = moment.hour % 12 or 12
+    half = "am" if moment.hour < 12 else "pm"
+    return (
+        f"{hour}:{moment.minute:02d} {half} on {moment:%A} {moment.day} {moment:%B}, {moment.year}"
+    )
+
+
 def stamp(message: BaseMessage, when: str | None = None) -> BaseMessage:
     """Give a message the time it entered the queue (kept if it already has one)."""
     message.additional_kwargs.setdefault(TIMESTAMP_KEY, when or utc_now())

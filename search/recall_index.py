@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
-from langgraph_memgpt.graph.state import message_timestamp
+from langgraph_memgpt.graph.state import date_words, message_timestamp
 from langgraph_memgpt.search.fusion import KEYWORD_WEIGHT, RRF_K, SEMANTIC_WEIGHT, fuse
 from langgraph_memgpt.search.quantize import (
     as_int8,
@@ -38,7 +38,6 @@ from langgraph_memgpt.search.text import (
     WORD,
     any_of,
     content_terms,
-    date_words,
     normalize_timestamp,
 )
 from langgraph_memgpt.storage import (

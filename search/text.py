@@ -30,18 +30,6 @@ STOPWORDS = frozenset(
 )
 
 
-def date_words(timestamp: str | None) -> str:
-    """'2023-05-08T13:56:00+00:00' -> '1:56 pm on Monday 8 May, 2023' (matches 'May 2023')."""
-    if not timestamp:
-        return ""
-    moment = datetime.fromisoformat(timestamp)
-    hour = moment.hour % 12 or 12
-    half = "am" if moment.hour < 12 else "pm"
-    return (
-        f"{hour}:{moment.minute:02d} {half} on {moment:%A} {moment.day} {moment:%B}, {moment.year}"
-    )
-
-
 def normalize_timestamp(value: str | None) -> str | None:
     """ISO-8601 in UTC (naive times are taken as UTC), so timestamps compare as strings."""
     if not value:

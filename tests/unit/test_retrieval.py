@@ -16,6 +16,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph_memgpt import Context, build_graph
 from langgraph_memgpt.archival import SqliteVecStore, default_index_config
 from langgraph_memgpt.graph.prompts import RETRIEVED_INTRO, is_retrieved_note, reply_text
+from langgraph_memgpt.graph.state import date_words
 from langgraph_memgpt.models import is_local_model
 from langgraph_memgpt.nodes.agent import AgentSpec
 from langgraph_memgpt.nodes.budget import assemble_prompt, measure_prompt
@@ -78,6 +79,9 @@ def test_an_evicted_fact_reaches_the_model_before_the_question() -> None:
     assert all(hit["id"] not in in_view for hit in retrieved["hits"])
     assert all(hit["source"] == "recall" and hit["timestamp"] for hit in retrieved["hits"])
     assert "earlier in this conversation, user" in note.content
+    # When, in the words the model should answer with (a small model copies what it sees).
+    first = retrieved["hits"][0]
+    assert date_words(first["timestamp"]) and date_words(first["timestamp"]) in note.content
 
     # Its own section of the budget, counted in the estimate the pressure check uses.
     budget = graph.get_state(config).values["budget"]
