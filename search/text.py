@@ -1,4 +1,5 @@
-"""Text for search: topic words, FTS5 queries, dates in words and date bounds.
+"""Text for search: topic words, FTS5 queries and date bounds (a time in words, which the
+recall index also matches queries against, is ``graph.state.date_words``).
 
 Shared by recall (``search/recall_index.py``) and archival memory (``memory/archive.py`` and the
 archive stores' keyword search), so a query means the same words and the same dates in both.
