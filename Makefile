@@ -78,7 +78,7 @@ BENCH_ARGS_turn_overhead = 10 1000 10000 --data $(LOCOMO)
 BENCH_ARGS_peers = 10 1000 --data $(LOCOMO)
 BENCH_ARGS_locomo_recall = $(LOCOMO)
 BENCH_ARGS_prompt_cache = --model qwen2.5-coder-0.5b --turns 300 --previous-turns 20 --window 8192 --quiet
-BENCH_ARGS_locomo_qa = $(LOCOMO) --model qwen2.5-coder-1.5b --configs window,both
+BENCH_ARGS_locomo_qa = $(LOCOMO) --model qwen2.5-coder-1.5b
 BENCH_ARGS_consolidation = $(LOCOMO)
 BENCH_ARGS_real_model =
 
