@@ -596,15 +596,18 @@ class RecallIndex:
                     )
                 }
             )
-            keyword = self._keyword_ranking(tid, query, allowed)
+            # Excluded rows leave each ranking before it is cut to its depth and before ranks
+            # are given. The asking turn is usually the closest match to its own query, and
+            # the window and abandoned branches hold many more such rows: left in until after
+            # the cut, they took the candidates' places (LoCoMo QA asked the same questions on
+            # four branches, and the last branch's searches came back nearly empty).
+            keyword = self._keyword_ranking(tid, query, allowed, excluded)
             query_vector = np.asarray(self.embedder.embed_query(query), dtype=np.float32)
-            semantic = self._semantic_ranking(tid, query_vector, allowed)
-        # Excluded rows leave before ranks are given: the asking turn is usually the
-        # closest match to its own query, and in place it would push every hit down a rank.
+            semantic = self._semantic_ranking(tid, query_vector, allowed, excluded)
         tuning = self.tuning
         ranked = fuse(
-            [rowid for rowid in keyword if rowid not in excluded],
-            [rowid for rowid in semantic if rowid not in excluded],
+            keyword,
+            semantic,
             k=tuning.rrf_k,
             keyword_weight=tuning.keyword_weight,
             semantic_weight=tuning.semantic_weight,
@@ -613,7 +616,9 @@ class RecallIndex:
             tid, ranked, len(ranked), page, limit, offset_applied=False, query_vector=query_vector
         )
 
-    def _keyword_ranking(self, tid: int, query: str, allowed: set[int] | None) -> list[int]:
+    def _keyword_ranking(
+        self, tid: int, query: str, allowed: set[int] | None, excluded: set[int]
+    ) -> list[int]:
         terms, thread_rows = self._affordable_terms(
             content_terms(query, ignore=self.speakers(tid)), f"t{tid}"
         )
@@ -628,7 +633,7 @@ class RecallIndex:
         rows = self.conn.execute(
             "SELECT rowid FROM entries_fts WHERE entries_fts MATCH ? "
             f"ORDER BY bm25(entries_fts, {weights}) LIMIT ?",
-            (f"thread:t{tid} AND ({match})" if filtered else match, CANDIDATES * 4),
+            (f"thread:t{tid} AND ({match})" if filtered else match, CANDIDATES * 4 + len(excluded)),
         ).fetchall()
         ranked = [r[0] for r in rows]
         if not filtered and ranked:
@@ -641,7 +646,9 @@ class RecallIndex:
                 )
             }
             ranked = [r for r in ranked if r in ours]
-        return [r for r in ranked if allowed is None or r in allowed][:CANDIDATES]
+        return [r for r in ranked if r not in excluded and (allowed is None or r in allowed)][
+            :CANDIDATES
+        ]
 
     def _affordable_terms(self, terms: list[str], thread_token: str) -> tuple[list[str], int]:
         """The rarest ``terms`` whose rows fit POSTINGS_BUDGET (always at least one), and how
@@ -672,7 +679,7 @@ class RecallIndex:
         return kept, frequency.get(thread_token, 0)
 
     def _semantic_ranking(
-        self, tid: int, query_vector: np.ndarray, allowed: set[int] | None
+        self, tid: int, query_vector: np.ndarray, allowed: set[int] | None, excluded: set[int]
     ) -> list[int]:
         vectors = self._thread_vectors(tid)
         if not len(vectors.rowids):
@@ -681,6 +688,8 @@ class RecallIndex:
         keep = similarity >= MIN_SIMILARITY
         if allowed is not None:
             keep &= np.isin(vectors.rowids, np.fromiter(allowed, np.int64, len(allowed)))
+        if excluded:
+            keep &= ~np.isin(vectors.rowids, np.fromiter(excluded, np.int64, len(excluded)))
         similarity = np.where(keep, similarity, -np.inf)
         depth = min(CANDIDATES, int(np.isfinite(similarity).sum()))
         if depth == 0:

@@ -12,7 +12,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
 from langgraph_memgpt.search.quantize import unpack_scaled_int8 as _unpack_search_vectors
-from langgraph_memgpt.search.recall_index import RecallIndex
+from langgraph_memgpt.search.recall_index import CANDIDATES, RecallIndex
 
 
 class UnitHashEmbeddings(Embeddings):
@@ -73,3 +73,18 @@ def test_incremental_index_matches_a_rebuild_even_after_a_late_edit(tmp_path) ->
         assert np.allclose(actual[message_id], vector, atol=0.02), message_id
     texts = [hit.text for hit in live.search(tid, "later addition", limit=9).hits]
     assert longer.content in texts and messages[2].content not in texts
+
+
+def test_excluded_messages_do_not_take_the_candidates_places(tmp_path) -> None:
+    """Rows left out of a search (the window, abandoned branches) are often its best matches:
+    the same question asked on other branches, say. More of them than a ranking's depth must
+    still leave the real answer found."""
+    query = "Where did Alice move to study architecture?"
+    answer = HumanMessage(content="My sister Alice moved to Lisbon to study architecture.", id="a")
+    asked_elsewhere = [HumanMessage(content=query, id=f"q{i}") for i in range(3 * CANDIDATES)]
+    index = _index(tmp_path / "recall.sqlite")
+    tid, _ = index.thread("t")
+    index.add(tid, [answer, *asked_elsewhere], {})
+
+    page = index.search(tid, query, limit=5, exclude_ids=[m.id for m in asked_elsewhere])
+    assert [hit.message_id for hit in page.hits] == ["a"]
