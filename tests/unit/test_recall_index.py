@@ -1,8 +1,9 @@
-"""The recall index kept current turn by turn equals one rebuilt from the whole history.
+"""The recall index kept current turn by turn equals one rebuilt from the whole history, and
+messages a search leaves out never crowd out the ones it finds.
 
 Its vectors are stored compactly (int8, and a settled message's own vector is dropped), so an
-edit that reaches back to a settled message must embed it again; this checks the incremental
-path against a from-scratch build, including such an edit.
+edit that reaches back to a settled message must embed it again; the first test checks the
+incremental path against a from-scratch build, including such an edit.
 """
 
 from __future__ import annotations
