@@ -133,13 +133,27 @@ def render_block(label: str, block: Block) -> str:
     )
 
 
+BLOCK_UPDATE_HEAD = "Core memory block '"
+"""How :func:`render_block_update` starts (on a line of its own, after the edit's result)."""
+
+
 def render_block_update(label: str, block: Block) -> str:
     """A block as an edit's result shows it (the cached layout): it supersedes the value the
     memory note shows until the next fold."""
     return (
-        f"Core memory block '{label}' now reads (this replaces its value in the memory note "
+        f"{BLOCK_UPDATE_HEAD}{label}' now reads (this replaces its value in the memory note "
         f"above):\n{render_block(label, block)}"
     )
+
+
+def without_block_updates(tool_result: str) -> str:
+    """A tool result without the blocks :func:`render_block_update` appended to it.
+
+    Recall search indexes results this way: the block is core memory, which the prompt
+    always shows, and copied into the index with every edit (up to 5,000 characters, also in
+    its neighbours' context columns and window vectors) it took about a fifth of the index
+    and drowned the conversation around the edit in the block's words."""
+    return tool_result.split(f"\n{BLOCK_UPDATE_HEAD}", 1)[0]
 
 
 def render_core_memory(blocks: dict[str, Block]) -> str:

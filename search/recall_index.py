@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.graph.prompts import without_block_updates
 from langgraph_memgpt.graph.state import date_words, message_timestamp
 from langgraph_memgpt.search.fusion import KEYWORD_WEIGHT, RRF_K, SEMANTIC_WEIGHT, fuse
 from langgraph_memgpt.search.quantize import (
@@ -38,6 +39,7 @@ from langgraph_memgpt.search.text import (
     WORD,
     any_of,
     content_terms,
+    keyword_text,
     normalize_timestamp,
 )
 from langgraph_memgpt.storage import (
@@ -119,6 +121,8 @@ def indexed_text(message: BaseMessage) -> str:
             said = call["args"].get("message") if call["name"] == "send_message" else None
             if isinstance(said, str):
                 text = f"{text}\n{said}".strip()
+    if isinstance(message, ToolMessage):
+        text = without_block_updates(text)
     return text.strip()
 
 
@@ -141,7 +145,7 @@ def speaker_text(name: str | None, text: str) -> str:
     return f"{name}: {text}" if name else text
 
 
-INDEX_VERSION = "4"
+INDEX_VERSION = "5"
 """Bumped when the layout or the indexed text changes: an older index is rebuilt (it is
 derived from the checkpoints, so nothing is lost)."""
 
@@ -370,10 +374,14 @@ class RecallIndex:
                     "WHERE rowid=?",
                     (*row, rowid),
                 )
+            elif not ok:
+                # A message no search returns (an empty tool-call turn, a search's echo, a
+                # bare acknowledgement) is no one's neighbour either: a row would only hold
+                # its text. Met again, it is passed over again (no embedding, nothing stored).
+                continue
             else:
                 if (
-                    ok
-                    and ts
+                    ts
                     and last_ts
                     and (datetime.fromisoformat(ts) - datetime.fromisoformat(last_ts) > SESSION_GAP)
                 ):
@@ -384,7 +392,7 @@ class RecallIndex:
                     (tid, message.id, next_seq, *row, session),
                 ).lastrowid
                 next_seq += 1
-                if ok and ts:
+                if ts:
                     last_ts = ts
             touched.add(rowid)
         self.conn.execute("UPDATE threads SET next_seq = ? WHERE tid = ?", (next_seq, tid))
@@ -429,7 +437,7 @@ class RecallIndex:
 
             def text_at(offset: int, around: list = around, centre: int = centre) -> str:
                 index = centre + offset
-                return around[index][2] if 0 <= index < len(around) else ""
+                return keyword_text(around[index][2]) if 0 <= index < len(around) else ""
 
             self.conn.execute(
                 f"INSERT INTO entries_fts (rowid, {', '.join(FTS_COLUMNS)}) "

@@ -50,6 +50,14 @@ def content_terms(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     return sorted({w for w in words if w and w not in STOPWORDS and w not in ignore})
 
 
+def keyword_text(text: str) -> str:
+    """``text`` as a keyword index stores it: its words in order, without stopwords.
+
+    A query never holds a stopword (:func:`content_terms`), so indexing them only made the
+    index larger: they are about half the words of a conversation."""
+    return " ".join(w for w in WORD.findall(text) if w.lower() not in STOPWORDS)
+
+
 def keyword_query(text: str, ignore: frozenset[str] = frozenset()) -> str | None:
     """An FTS5 query: the content words of ``text`` (not ``ignore``), any of them may match.
 
