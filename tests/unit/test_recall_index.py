@@ -1,5 +1,6 @@
-"""The recall index kept current turn by turn equals one rebuilt from the whole history, and
-messages a search leaves out never crowd out the ones it finds.
+"""The recall index kept current turn by turn equals one rebuilt from the whole history,
+messages a search leaves out never crowd out the ones it finds, and it stores only what a
+search can return.
 
 Its vectors are stored compactly (int8, and a settled message's own vector is dropped), so an
 edit that reaches back to a settled message must embed it again; the first test checks the
@@ -10,10 +11,13 @@ from __future__ import annotations
 
 import numpy as np
 from langchain_core.embeddings import DeterministicFakeEmbedding, Embeddings
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph_memgpt.embeddings import EmbeddingModel
+from langgraph_memgpt.graph.prompts import render_block_update
 from langgraph_memgpt.search.quantize import unpack_scaled_int8 as _unpack_search_vectors
 from langgraph_memgpt.search.recall_index import CANDIDATES, RecallIndex
+from langgraph_memgpt.search.text import STOPWORDS
+from langgraph_memgpt.testing import call, tool_turn
 
 
 class UnitHashEmbeddings(Embeddings):
@@ -89,3 +93,42 @@ def test_excluded_messages_do_not_take_the_candidates_places(tmp_path) -> None:
 
     page = index.search(tid, query, limit=5, exclude_ids=[m.id for m in asked_elsewhere])
     assert [hit.message_id for hit in page.hits] == ["a"]
+
+
+def test_the_index_keeps_what_a_search_can_return_and_nothing_else(tmp_path) -> None:
+    """A turn with a core-memory edit: the edit's result echoes the whole block (it is in the
+    prompt already), the model's tool-call turn is empty and send_message's result is a bare
+    acknowledgement. Only what a search can return gets a row, only words a query can hold
+    get postings, and a message first seen empty is indexed once it has text."""
+    block = {"value": "Caroline likes pottery.", "description": "the user", "limit": 5000}
+    block |= {"read_only": False}
+    edit = call("core_memory_append", label="human", content="Caroline likes pottery.")
+    messages = [
+        HumanMessage(content="I took up pottery last month, it's so calming.", id="u1"),
+        AIMessage(content="", tool_calls=[edit], id="a1"),
+        ToolMessage(
+            content="Appended to 'human' (23/5,000 characters).\n"
+            + render_block_update("human", block),
+            tool_call_id=edit["id"],
+            name="core_memory_append",
+            id="t1",
+        ),
+        AIMessage(content="", tool_calls=[call("send_message", message="")], id="a2"),
+        ToolMessage(content="Message sent to the user.", tool_call_id="x", name="send_message"),
+    ]
+    messages[-1].id = "t2"
+    index = _index(tmp_path / "recall.sqlite")
+    tid, _ = index.thread("t")
+    index.add(tid, messages, {})
+    rows = dict(index.conn.execute("SELECT message_id, text FROM entries").fetchall())
+    assert rows == {"u1": messages[0].content, "t1": "Appended to 'human' (23/5,000 characters)."}
+
+    # The model's answer arrives in full under the same id (a stream, a resend).
+    said = tool_turn(call("send_message", message="Pottery sounds lovely and calming!"))
+    said.id = "a2"
+    index.add(tid, [said], {})
+    assert index.search(tid, "lovely", limit=5).hits[0].message_id == "a2"
+    terms = {r[0] for r in index.conn.execute("SELECT term FROM temp.index_terms")}
+    assert {"potteri", "love", "append"} <= terms
+    assert "metadata" not in terms  # a word of the echoed block only
+    assert not terms & STOPWORDS, terms & STOPWORDS
