@@ -6,6 +6,10 @@ message is indexed with its speaker and with the text of its neighbours in the c
 since the answer to a question often sits in the turn that replies to, or is replied to by,
 the one that names the topic.
 
+It holds only what a search can return: messages with something to say (no row for an empty
+tool-call turn or a bare acknowledgement), tool results without the core memory blocks an
+edit echoes (``without_block_updates``), and FTS5 rows without stopwords, which no query holds.
+
 Being derived, a damaged index file is not an error for the user: it is moved aside (kept as
 ``<file>.corrupt-<time>`` for inspection) and rebuilt from the checkpoints on the next search.
 A read-only file or a full disk gives a clear StorageError naming the file and the fix.
