@@ -199,6 +199,18 @@ def system_prompt(blocks: dict[str, Block], metadata: str) -> str:
     return f"{SYSTEM_INSTRUCTIONS}\n{render_core_memory(blocks)}\n\n{metadata}"
 
 
+NOT_FOR_MODEL_KEY = "memgpt_not_for_model"
+"""Set on a message the user sees and the model must not: the agent's notice that the model
+gave no answer. Shown to the model as its own words, a small model repeats it from then on
+(Qwen2.5-Coder-1.5B in ``tests/benchmarks/real_model.py`` answered every later turn with it)."""
+
+
+def model_visible(queue: Sequence[BaseMessage]) -> list[BaseMessage]:
+    """The queue without the messages marked :data:`NOT_FOR_MODEL_KEY`: what the prompt shows
+    and the budget counts (``nodes/budget.py``)."""
+    return [m for m in queue if not m.additional_kwargs.get(NOT_FOR_MODEL_KEY)]
+
+
 def for_model(queue: Sequence[BaseMessage]) -> list[BaseMessage]:
     """The queue as providers accept it.
 

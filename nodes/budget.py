@@ -21,6 +21,7 @@ from langgraph_memgpt.graph.prompts import (
     SYSTEM_INSTRUCTIONS,
     build_cached_prompt,
     build_prompt,
+    model_visible,
     render_core_memory,
     render_metadata,
     render_summary,
@@ -89,7 +90,7 @@ class _PromptParts:
     ) -> None:
         self.state, self.ctx = state, ctx
         self.summary: Summary | None = state.get("summary") or None
-        self.queue: Sequence[BaseMessage] = state.get("messages") or []
+        self.queue: Sequence[BaseMessage] = model_visible(state.get("messages") or [])
         self.cached = ctx.prompt_layout == "cached"
         if self.cached:
             core = state.get("prompt_core") or fold_core(state, archival_count())

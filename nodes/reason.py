@@ -32,7 +32,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, System
 from langchain_core.messages.tool import invalid_tool_call
 from langgraph.runtime import Runtime
 from langgraph_memgpt.graph.context import Context
-from langgraph_memgpt.graph.prompts import SYSTEM_NOTE_PREFIX
+from langgraph_memgpt.graph.prompts import NOT_FOR_MODEL_KEY, SYSTEM_NOTE_PREFIX
 from langgraph_memgpt.graph.state import MemGPTState, stamp
 from langgraph_memgpt.models import (
     ModelCallFailedError,
@@ -240,7 +240,9 @@ def reason_steps(
             response = _unparsable_call(error)
         if not _is_empty(response):
             return _finish(state, budget, response)
-    fallback = AIMessage(content=EMPTY_REPLY, id=f"ai-{uuid.uuid4()}")
+    fallback = AIMessage(
+        content=EMPTY_REPLY, id=f"ai-{uuid.uuid4()}", additional_kwargs={NOT_FOR_MODEL_KEY: True}
+    )
     return _finish(state, budget, stamp(fallback))
 
 

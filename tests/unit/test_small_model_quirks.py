@@ -3,6 +3,7 @@
 from langchain_core.messages import AIMessage, SystemMessage, ToolMessage
 from langgraph_memgpt.graph.prompts import reply_text
 from langgraph_memgpt.nodes.execute_tools import NO_REPLY_NOTE
+from langgraph_memgpt.nodes.reason import EMPTY_REPLY
 from langgraph_memgpt.testing import call, reply, tool_turn
 
 
@@ -79,3 +80,14 @@ def test_empty_answer_is_retried_once(make_agent) -> None:
     # note is not kept in the queue.
     assert "Your answer was empty" in agent.model.prompts[1][-1].content
     assert not any("Your answer was empty" in str(m.content) for m in state["messages"])
+
+
+def test_the_notice_of_an_empty_answer_is_for_the_user_not_the_model(make_agent) -> None:
+    # Shown the notice as its own words, Qwen2.5-Coder-1.5B answered every later turn with it.
+    agent = make_agent(AIMessage(content=""), AIMessage(content=""), reply("Hello, Ada!"))
+    first = agent.say("hi")
+    assert reply_text(first["messages"][-1]) == EMPTY_REPLY  # the user is told, nothing lost
+    agent.say("I'm Ada")
+    prompt = agent.model.prompts[-1]
+    assert not any(EMPTY_REPLY in str(m.content) for m in prompt)
+    assert [m.content for m in prompt if m.type == "human"][-2:] == ["hi", "I'm Ada"]
