@@ -23,8 +23,10 @@ from langgraph_memgpt.checkpoints.dictionary import DICTIONARY_V2, MESSAGES_V1
 
 SUFFIX = "+zlibm2"
 """zlib started from :data:`~langgraph_memgpt.checkpoints.dictionary.DICTIONARY_V2`."""
-DICTIONARIES = {SUFFIX: DICTIONARY_V2, "+zlibm1": MESSAGES_V1}
-"""Every dictionary a stored row may name (read only, but the first)."""
+V1_SUFFIX = "+zlibm1"
+"""zlib started from :data:`~langgraph_memgpt.checkpoints.dictionary.MESSAGES_V1` (read only)."""
+DICTIONARIES = {SUFFIX: DICTIONARY_V2, V1_SUFFIX: MESSAGES_V1}
+"""Every dictionary a stored row may name, by its suffix."""
 PLAIN_SUFFIX = "+zlib"
 """Plain zlib: what versions before the dictionary wrote (read only)."""
 MIN_SIZE = 64

@@ -100,8 +100,12 @@ def test_the_index_keeps_what_a_search_can_return_and_nothing_else(tmp_path) -> 
     prompt already), the model's tool-call turn is empty and send_message's result is a bare
     acknowledgement. Only what a search can return gets a row, only words a query can hold
     get postings, and a message first seen empty is indexed once it has text."""
-    block = {"value": "Caroline likes pottery.", "description": "the user", "limit": 5000}
-    block |= {"read_only": False}
+    block = {
+        "value": "Caroline likes pottery.",
+        "description": "the user",
+        "limit": 5000,
+        "read_only": False,
+    }
     edit = call("core_memory_append", label="human", content="Caroline likes pottery.")
     messages = [
         HumanMessage(content="I took up pottery last month, it's so calming.", id="u1"),
@@ -114,9 +118,10 @@ def test_the_index_keeps_what_a_search_can_return_and_nothing_else(tmp_path) -> 
             id="t1",
         ),
         AIMessage(content="", tool_calls=[call("send_message", message="")], id="a2"),
-        ToolMessage(content="Message sent to the user.", tool_call_id="x", name="send_message"),
+        ToolMessage(
+            content="Message sent to the user.", tool_call_id="x", name="send_message", id="t2"
+        ),
     ]
-    messages[-1].id = "t2"
     index = _index(tmp_path / "recall.sqlite")
     tid, _ = index.thread("t")
     index.add(tid, messages, {})
